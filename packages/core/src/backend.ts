@@ -1,0 +1,19 @@
+import type { ElementwiseProgram } from './program.js';
+import type { TensorOps } from './tensor-ops.js';
+
+/**
+ * What an optimizer needs from a tensor backend: the {@link TensorOps} for storage (and for eager
+ * execution), plus optionally a faster way to run a program (a fused loop, an ONNX session, a GPU
+ * kernel). `run` must leave each output's new value in `slots[name]`, either by writing the existing
+ * tensor in place or by replacing the entry (the engine then owns the new tensor and disposes the old
+ * one only if `replacesSlots` is true).
+ */
+export interface Backend<T> {
+  readonly ops: TensorOps<T, number>;
+  /** Runs a program over one parameter's slots. Defaults to eager execution over `ops`. */
+  run?(program: ElementwiseProgram, slots: Record<string, T>, scalars: Readonly<Record<string, number>>): void;
+  /** True when `value` is a tensor this backend can use as a parameter or gradient. */
+  accepts?(value: unknown): value is T;
+  /** Describes why `grad` cannot be used with `param` (other than size), or returns null. */
+  checkGradient?(param: T, grad: T): string | null;
+}
