@@ -11,7 +11,11 @@ import type { TensorOps } from './tensor-ops.js';
 export interface Backend<T> {
   readonly ops: TensorOps<T, number>;
   /** Runs a program over one parameter's slots. Defaults to eager execution over `ops`. */
-  run?(program: ElementwiseProgram, slots: Record<string, T>, scalars: Readonly<Record<string, number>>): void;
+  run?(
+    program: ElementwiseProgram,
+    slots: Record<string, T>,
+    scalars: Readonly<Record<string, number>>,
+  ): void;
   /** True when `value` is a tensor this backend can use as a parameter or gradient. */
   accepts?(value: unknown): value is T;
   /** Describes why `grad` cannot be used with `param` (other than size), or returns null. */

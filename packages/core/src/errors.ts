@@ -28,6 +28,10 @@ export class ScheduleFreeError extends Error {
 }
 
 /** Throws a {@link ScheduleFreeError} unless `condition` holds. */
-export function check(condition: unknown, code: ScheduleFreeErrorCode, message: () => string): asserts condition {
+export function check(
+  condition: unknown,
+  code: ScheduleFreeErrorCode,
+  message: () => string,
+): asserts condition {
   if (!condition) throw new ScheduleFreeError(code, message());
 }

@@ -17,7 +17,9 @@ export interface EngineOptions {
 }
 
 /** Parameters: a record name → tensor, or groups each with their own option overrides. */
-export type ParamsInput<T, O> = Readonly<Record<string, T>> | ReadonlyArray<{ params: Readonly<Record<string, T>> } & Partial<O>>;
+export type ParamsInput<T, O> =
+  | Readonly<Record<string, T>>
+  | ReadonlyArray<{ params: Readonly<Record<string, T>> } & Partial<O>>;
 
 /** A parameter group as exposed to users: its options (mutable between steps) and parameter names. */
 export type ParamGroup<O> = O & { readonly params: readonly string[] };
@@ -81,7 +83,8 @@ export abstract class OptimizerEngine<T, O extends object> {
     check(
       nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
       'INVALID_OPTION',
-      () => `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
+      () =>
+        `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
     );
     this.nonFiniteGrads = nonFiniteGrads;
     const groups = normalizeGroups<T, O>(where, params);
@@ -91,14 +94,23 @@ export abstract class OptimizerEngine<T, O extends object> {
       algorithm.validate(merged as Record<string, unknown>, groupWhere);
       const names = Object.keys(tensors);
       for (const name of names) {
-        check(!this.byName.has(name), 'INVALID_PARAMS', () => `${where}: parameter "${name}" appears in more than one group.`);
+        check(
+          !this.byName.has(name),
+          'INVALID_PARAMS',
+          () => `${where}: parameter "${name}" appears in more than one group.`,
+        );
         const tensor = tensors[name];
         check(
           backend.accepts ? backend.accepts(tensor) : tensor != null,
           'INVALID_PARAMS',
           () => `${where}: parameter "${name}" is not a tensor this backend (${this.ops.name}) accepts.`,
         );
-        const entry: ParamEntry<T> = { name, group: gi, size: this.ops.size(tensor), slots: { param: tensor } };
+        const entry: ParamEntry<T> = {
+          name,
+          group: gi,
+          size: this.ops.size(tensor),
+          slots: { param: tensor },
+        };
         this.entries.push(entry);
         this.byName.set(name, entry);
       }
@@ -121,7 +133,11 @@ export abstract class OptimizerEngine<T, O extends object> {
   /** A group's counters: steps taken `k`, `lrMax`, `weightSum`, and the last `scheduledLr`. */
   groupState(group = 0): Readonly<Record<string, number>> {
     this.ensureUsable('groupState');
-    check(group >= 0 && group < this.counters.length, 'INVALID_OPTION', () => `groupState: no param group ${group}.`);
+    check(
+      group >= 0 && group < this.counters.length,
+      'INVALID_OPTION',
+      () => `groupState: no param group ${group}.`,
+    );
     return { ...this.counters[group] };
   }
 
@@ -191,9 +207,12 @@ export abstract class OptimizerEngine<T, O extends object> {
       fail(`expected an object from stateDict() with format "${STATE_FORMAT}".`);
     }
     if (stateDict.optimizer !== this.algorithm.name) {
-      fail(`the state is from ${stateDict.optimizer}, not ${this.algorithm.name}. Load it into the same optimizer class.`);
+      fail(
+        `the state is from ${stateDict.optimizer}, not ${this.algorithm.name}. Load it into the same optimizer class.`,
+      );
     }
-    if (stateDict.mode !== 'train' && stateDict.mode !== 'eval') fail(`invalid mode ${JSON.stringify(stateDict.mode)}.`);
+    if (stateDict.mode !== 'train' && stateDict.mode !== 'eval')
+      fail(`invalid mode ${JSON.stringify(stateDict.mode)}.`);
     const saved = stateDict.groups;
     if (!Array.isArray(saved) || saved.length !== this.paramGroups.length) {
       fail(`the state has ${saved?.length} parameter groups, this optimizer has ${this.paramGroups.length}.`);
@@ -232,7 +251,9 @@ export abstract class OptimizerEngine<T, O extends object> {
           for (const s of got) {
             const values = slots[s];
             if (!Array.isArray(values) || values.length !== size) {
-              fail(`slot "${s}" of parameter "${name}" has ${values?.length} values; the parameter has ${size} elements.`);
+              fail(
+                `slot "${s}" of parameter "${name}" has ${values?.length} values; the parameter has ${size} elements.`,
+              );
             }
           }
         }
@@ -244,7 +265,8 @@ export abstract class OptimizerEngine<T, O extends object> {
     });
 
     for (const { gi, options, slotSpecs, saved: g } of plans) {
-      for (const key of Object.keys(this.paramGroups[gi])) if (key !== 'params') delete (this.paramGroups[gi] as Record<string, unknown>)[key];
+      for (const key of Object.keys(this.paramGroups[gi]))
+        if (key !== 'params') delete (this.paramGroups[gi] as Record<string, unknown>)[key];
       Object.assign(this.paramGroups[gi], options);
       this.counters[gi] = { ...g.counters };
       this.releaseState(gi);
@@ -287,7 +309,8 @@ export abstract class OptimizerEngine<T, O extends object> {
   protected validateGroups(): void {
     this.paramGroups.forEach((g, gi) => {
       const { params: _params, ...options } = g as ParamGroup<O> & Record<string, unknown>;
-      const where = this.paramGroups.length > 1 ? `${this.algorithm.name} (param group ${gi})` : this.algorithm.name;
+      const where =
+        this.paramGroups.length > 1 ? `${this.algorithm.name} (param group ${gi})` : this.algorithm.name;
       this.algorithm.validate(options, where);
     });
   }
@@ -301,13 +324,15 @@ export abstract class OptimizerEngine<T, O extends object> {
     check(
       grads !== null && typeof grads === 'object',
       'MISSING_GRAD',
-      () => `${where}: expected a record of gradients keyed by parameter name, got ${grads === null ? 'null' : typeof grads}.`,
+      () =>
+        `${where}: expected a record of gradients keyed by parameter name, got ${grads === null ? 'null' : typeof grads}.`,
     );
     for (const name of Object.keys(grads)) {
       check(
         this.byName.has(name),
         'UNKNOWN_PARAM',
-        () => `${where}: gradient "${name}" does not match any parameter. Parameters are: ${[...this.byName.keys()].join(', ')}.`,
+        () =>
+          `${where}: gradient "${name}" does not match any parameter. Parameters are: ${[...this.byName.keys()].join(', ')}.`,
       );
     }
     let finite = true;
@@ -316,7 +341,8 @@ export abstract class OptimizerEngine<T, O extends object> {
       check(
         grad != null,
         'MISSING_GRAD',
-        () => `${where}: no gradient for parameter "${e.name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
+        () =>
+          `${where}: no gradient for parameter "${e.name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
       );
       check(
         this.backend.accepts ? this.backend.accepts(grad) : true,
@@ -350,7 +376,8 @@ export abstract class OptimizerEngine<T, O extends object> {
     for (const e of this.entries) {
       if (e.group !== gi) continue;
       for (const spec of specs) {
-        e.slots[spec.name] = spec.init === 'clone' ? this.ops.clone(e.slots.param) : this.ops.zerosLike(e.slots.param);
+        e.slots[spec.name] =
+          spec.init === 'clone' ? this.ops.clone(e.slots.param) : this.ops.zerosLike(e.slots.param);
       }
     }
     this.initialized[gi] = true;
@@ -380,7 +407,11 @@ export abstract class OptimizerEngine<T, O extends object> {
     }
   }
 
-  protected execute(program: ElementwiseProgram, slots: Record<string, T>, scalars: Readonly<Record<string, number>>): void {
+  protected execute(
+    program: ElementwiseProgram,
+    slots: Record<string, T>,
+    scalars: Readonly<Record<string, number>>,
+  ): void {
     if (this.backend.run) this.backend.run(program, slots, scalars);
     else runEager(this.ops, program, slots, scalars);
   }
@@ -478,7 +509,9 @@ export class ScheduleFreeOptimizer<T, O extends object> extends OptimizerEngine<
 }
 
 /** What a closure passed to {@link ScheduleFreeClosureOptimizer.step} returns. */
-export type ClosureResult<T> = Readonly<Record<string, T>> | { loss?: number; grads: Readonly<Record<string, T>> };
+export type ClosureResult<T> =
+  | Readonly<Record<string, T>>
+  | { loss?: number; grads: Readonly<Record<string, T>> };
 
 /**
  * Closure-driven optimizers: parameters hold x between steps; `step(closure)` moves them to y, calls
@@ -492,9 +525,15 @@ export class ScheduleFreeClosureOptimizer<T, O extends object> extends Optimizer
    */
   step(closure: () => ClosureResult<T>): number | undefined {
     this.ensureUsable('step');
-    check(typeof closure === 'function', 'MISSING_GRAD', () => `${this.algorithm.name}.step(closure) needs a function returning the gradients.`);
+    check(
+      typeof closure === 'function',
+      'MISSING_GRAD',
+      () => `${this.algorithm.name}.step(closure) needs a function returning the gradients.`,
+    );
     this.validateGroups();
-    const backup = this.entries.map((e) => (this.initialized[e.group] ? this.ops.clone(e.slots.param) : null));
+    const backup = this.entries.map((e) =>
+      this.initialized[e.group] ? this.ops.clone(e.slots.param) : null,
+    );
     const restore = () =>
       this.entries.forEach((e, i) => {
         const copy = backup[i];
@@ -523,11 +562,19 @@ export class ScheduleFreeClosureOptimizer<T, O extends object> extends Optimizer
   }
 }
 
-function unpackClosureResult<T>(result: ClosureResult<T>): { loss?: number; grads: Readonly<Record<string, T>> } {
+function unpackClosureResult<T>(result: ClosureResult<T>): {
+  loss?: number;
+  grads: Readonly<Record<string, T>>;
+} {
   if (result && typeof result === 'object' && 'grads' in result) {
     const keys = Object.keys(result);
     const grads = (result as { grads: unknown }).grads;
-    if (keys.every((k) => k === 'grads' || k === 'loss') && grads && typeof grads === 'object' && !ArrayBuffer.isView(grads)) {
+    if (
+      keys.every((k) => k === 'grads' || k === 'loss') &&
+      grads &&
+      typeof grads === 'object' &&
+      !ArrayBuffer.isView(grads)
+    ) {
       return result as { loss?: number; grads: Readonly<Record<string, T>> };
     }
   }
@@ -538,22 +585,31 @@ function normalizeGroups<T, O>(
   where: string,
   params: ParamsInput<T, O>,
 ): Array<{ params: Readonly<Record<string, T>>; overrides: Partial<O> }> {
-  check(params != null && typeof params === 'object', 'INVALID_PARAMS', () => `${where}: params must be a record name → tensor or an array of groups { params, ...options }.`);
+  check(
+    params != null && typeof params === 'object',
+    'INVALID_PARAMS',
+    () => `${where}: params must be a record name → tensor or an array of groups { params, ...options }.`,
+  );
   const groups = Array.isArray(params)
     ? (params as ReadonlyArray<{ params: Readonly<Record<string, T>> } & Partial<O>>).map((g, gi) => {
         check(
           g && typeof g === 'object' && g.params && typeof g.params === 'object',
           'INVALID_PARAMS',
-          () => `${where}: param group ${gi} must be an object { params: { name: tensor, ... }, ...options }.`,
+          () =>
+            `${where}: param group ${gi} must be an object { params: { name: tensor, ... }, ...options }.`,
         );
         const { params: p, ...overrides } = g;
         return { params: p, overrides: overrides as Partial<O> };
       })
     : [{ params: params as Readonly<Record<string, T>>, overrides: {} as Partial<O> }];
   check(groups.length > 0, 'INVALID_PARAMS', () => `${where}: no parameter groups were given.`);
-  groups.forEach((g, gi) =>
-    check(Object.keys(g.params).length > 0, 'INVALID_PARAMS', () => `${where}: param group ${gi} has no parameters.`),
-  );
+  for (const [gi, g] of groups.entries()) {
+    check(
+      Object.keys(g.params).length > 0,
+      'INVALID_PARAMS',
+      () => `${where}: param group ${gi} has no parameters.`,
+    );
+  }
   return groups;
 }
 

@@ -57,7 +57,10 @@ export function validateOptions<O extends object>(
   for (const key of Object.keys(options)) {
     if (!(key in schema) && !extraKeys.includes(key) && options[key] !== undefined) {
       const known = [...Object.keys(schema), ...extraKeys].join(', ');
-      throw new ScheduleFreeError('INVALID_OPTION', `${where}: unknown option "${key}". Known options: ${known}.`);
+      throw new ScheduleFreeError(
+        'INVALID_OPTION',
+        `${where}: unknown option "${key}". Known options: ${known}.`,
+      );
     }
   }
   for (const [key, [rule, hint]] of Object.entries(schema) as [string, readonly [OptionRule, string]][]) {
@@ -67,7 +70,10 @@ export function validateOptions<O extends object>(
       const path = element ? `${key}[${element[1]}]` : key;
       const text = element ? problem.slice(element[0].length) : problem;
       const value = element ? (options[key] as unknown[])[Number(element[1])] : options[key];
-      throw new ScheduleFreeError('INVALID_OPTION', `${where}: option "${path}" ${text}, got ${show(value)}. ${hint}`);
+      throw new ScheduleFreeError(
+        'INVALID_OPTION',
+        `${where}: option "${path}" ${text}, got ${show(value)}. ${hint}`,
+      );
     }
   }
 }

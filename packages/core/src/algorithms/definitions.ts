@@ -87,7 +87,8 @@ const HINT = {
   weightLrPower: 'Pass a power ≥ 0 (default 2).',
   warmupSteps: 'Pass a whole number of steps ≥ 0 (0: no warmup).',
   momentum: 'β interpolates y between x and z; typical values are 0.9…0.98.',
-  betas: 'β1 interpolates y between x and z (typical 0.9…0.98); β2 in [0, 1) decays the second moment (typical 0.999).',
+  betas:
+    'β1 interpolates y between x and z (typical 0.9…0.98); β2 in [0, 1) decays the second moment (typical 0.999).',
   eps: 'Pass a small positive number such as 1e-8.',
   innerMomentum: 'Pass μ in [0, 1) (0 disables the inner momentum).',
   decayAtZ: 'Pass true or false.',
@@ -103,7 +104,8 @@ const scheduleSchema: OptionSchema<ScheduleOptions> = {
 const warmupSchema: OptionSchema<WarmupOptions> = { warmupSteps: [nonNegativeInteger, HINT.warmupSteps] };
 
 /** β must be in (0, 1) where x is recovered as (y − (1−β)z)/β; the reference classes accept [0, 1]. */
-const interpolationRange = (kind: AlgorithmKind) => (kind === 'reference' ? inRange(0, 1) : inRange(0, 1, { lo: true, hi: true }));
+const interpolationRange = (kind: AlgorithmKind) =>
+  kind === 'reference' ? inRange(0, 1) : inRange(0, 1, { lo: true, hi: true });
 const adamSchema = (kind: AlgorithmKind): OptionSchema<AdamFamilyOptions> => ({
   ...scheduleSchema,
   betas: [pair(interpolationRange(kind), inRange(0, 1, { hi: true })), HINT.betas],
@@ -138,7 +140,11 @@ function adamDirection(
   const scalars: Record<string, number> = { beta2, oneMinusBeta2: 1 - beta2 };
   if (normalize) Object.assign(scalars, { bc2, eps: o.eps });
   if (innerMomentum !== 0) {
-    Object.assign(scalars, { mu: innerMomentum, oneMinusMu: 1 - innerMomentum, bc1: biasCorrection(innerMomentum, t) });
+    Object.assign(scalars, {
+      mu: innerMomentum,
+      oneMinusMu: 1 - innerMomentum,
+      bc1: biasCorrection(innerMomentum, t),
+    });
   }
   return { config: { secondMoment: true, normalize, innerMomentum: innerMomentum !== 0 }, scalars };
 }
@@ -178,7 +184,7 @@ function makeAlgorithm<O extends ScheduleOptions>(v: Variant<O>): Algorithm<O> {
         const refDecay = decay ? v.referenceDecay!(o) : 'none';
         if (refDecay === 'grad-at-y') run.wd = o.weightDecay;
         else if (refDecay !== 'none') run.lrWd = lr * o.weightDecay;
-        Object.assign(run, { oneMinusC: 1 - c, beta, oneMinusBeta: 1 - beta });
+        run.yWeight = 1 - beta;
         return { counters: step.counters, program: referenceStepProgram(config, refDecay), scalars: run };
       }
       if (decay) run.wd = o.weightDecay;
@@ -226,7 +232,14 @@ export const SGDScheduleFreeClosureAlgorithm = sgdVariant('SGDScheduleFreeClosur
 /** SF-SGD keeping x, y and z explicitly; exact mode switches; accepts β in [0, 1]. */
 export const SGDScheduleFreeReferenceAlgorithm = sgdVariant('SGDScheduleFreeReference', 'reference');
 
-const ADAM_BASE = { lr: 0.0025, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 0, r: 0, weightLrPower: 2 };
+const ADAM_BASE = {
+  lr: 0.0025,
+  betas: [0.9, 0.999] as [number, number],
+  eps: 1e-8,
+  weightDecay: 0,
+  r: 0,
+  weightLrPower: 2,
+};
 
 function adamwVariant<O extends AdamWScheduleFreeClosureOptions>(
   name: string,
@@ -244,7 +257,8 @@ function adamwVariant<O extends AdamWScheduleFreeClosureOptions>(
       const mu = 'innerMomentum' in o ? (o as unknown as AdamWScheduleFreeOptions).innerMomentum : 0;
       return { lrFactor: warmupFactor(k, o.warmupSteps), ...adamDirection(o, k + 1, true, mu) };
     },
-    referenceDecay: (o) => ((o as unknown as AdamWScheduleFreeReferenceOptions).decayAtZ ? 'z-at-z' : 'z-at-y'),
+    referenceDecay: (o) =>
+      (o as unknown as AdamWScheduleFreeReferenceOptions).decayAtZ ? 'z-at-z' : 'z-at-y',
   });
 }
 
@@ -269,7 +283,12 @@ export const AdamWScheduleFreeReferenceAlgorithm = adamwVariant<AdamWScheduleFre
   'AdamWScheduleFreeReference',
   'reference',
   { ...ADAM_BASE, warmupSteps: 0, innerMomentum: 0, decayAtZ: false },
-  { ...adamSchema('reference'), ...warmupSchema, innerMomentum: innerMomentumRule, decayAtZ: [boolean, HINT.decayAtZ] },
+  {
+    ...adamSchema('reference'),
+    ...warmupSchema,
+    innerMomentum: innerMomentumRule,
+    decayAtZ: [boolean, HINT.decayAtZ],
+  },
 );
 
 /**
@@ -285,7 +304,10 @@ export const AdamWScheduleFreePaperAlgorithm = makeAlgorithm<AdamWScheduleFreePa
   direction(o, k) {
     const bc2 = biasCorrection(o.betas[1], k + 1);
     // Dividing v by exactly 1 keeps the shared program while leaving v uncorrected.
-    return { lrFactor: warmupFactor(k, o.warmupSteps) * Math.sqrt(bc2), ...adamDirection(o, k + 1, true, 0, 1) };
+    return {
+      lrFactor: warmupFactor(k, o.warmupSteps) * Math.sqrt(bc2),
+      ...adamDirection(o, k + 1, true, 0, 1),
+    };
   },
 });
 

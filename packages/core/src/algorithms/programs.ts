@@ -116,7 +116,9 @@ export type ReferenceDecay = 'none' | 'grad-at-y' | 'z-at-y' | 'z-at-z';
 
 /**
  * One step of the reference classes, which keep x, y and z explicitly:
- * `z ← z − γ·u`, `x ← (1−c)·x + c·z`, `y ← β·x + (1−β)·z`, param ← y.
+ * `z ← z − γ·u`, `x ← lerp(x, z, c)`, `y ← lerp(x, z, 1−β)`, param ← y.
+ * (The PyTorch reference writes the averages as `x(1−c) + cz` and `βx + (1−β)z`: equal up to
+ * rounding, but the lerp form leaves x and y bit-identical when a step moves nothing, e.g. lr 0.)
  */
 export function referenceStepProgram(d: DirectionConfig, decay: ReferenceDecay): ElementwiseProgram {
   const key = `sf-reference:${directionKey(d)}:${decay}`;
@@ -129,9 +131,7 @@ export function referenceStepProgram(d: DirectionConfig, decay: ReferenceDecay):
         ...(decay === 'grad-at-y' ? ['wd'] : decay === 'none' ? [] : ['lrWd']),
         'lr',
         'c',
-        'oneMinusC',
-        'beta',
-        'oneMinusBeta',
+        'yWeight',
       ],
       outputs: ['param', 'z', 'x', 'y', ...directionSlots(d)],
       body(ops, t, s) {
@@ -143,8 +143,8 @@ export function referenceStepProgram(d: DirectionConfig, decay: ReferenceDecay):
         const grad = decay === 'grad-at-y' ? ops.add(t.grad, ops.mulScalar(t.y, s.wd)) : t.grad;
         const { u, state } = direction(ops, d, { ...t, grad }, s);
         z = ops.sub(z, ops.mulScalar(u, s.lr));
-        const x = ops.add(ops.mulScalar(t.x, s.oneMinusC), ops.mulScalar(z, s.c));
-        const y = ops.add(ops.mulScalar(x, s.beta), ops.mulScalar(z, s.oneMinusBeta));
+        const x = ops.lerp(t.x, z, s.c);
+        const y = ops.lerp(x, z, s.yWeight);
         return { param: y, z, x, y, ...state };
       },
     }),

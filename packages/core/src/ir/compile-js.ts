@@ -2,7 +2,10 @@ import type { HostArray } from '../tensor-ops.js';
 import { type Graph, type IRNode, nodeArgs } from './graph.js';
 
 /** A compiled graph: reads its input arrays and writes its outputs in place, in one loop. */
-export type FusedKernel = (tensors: Readonly<Record<string, HostArray>>, scalars: Readonly<Record<string, number>>) => void;
+export type FusedKernel = (
+  tensors: Readonly<Record<string, HostArray>>,
+  scalars: Readonly<Record<string, number>>,
+) => void;
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -13,14 +16,26 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function generateLoopSource(graph: Graph): string {
   for (const name of [...graph.inputs, ...graph.scalars]) {
-    if (!IDENT.test(name)) throw new Error(`cannot compile graph ${graph.key}: "${name}" is not an identifier`);
+    if (!IDENT.test(name))
+      throw new Error(`cannot compile graph ${graph.key}: "${name}" is not an identifier`);
   }
   const referenced = new Set<number>(Object.values(graph.outputs));
   for (const node of graph.nodes) for (const a of nodeArgs(node)) referenced.add(a);
-  const used = new Set(graph.nodes.filter((n) => n.op === 'input' && referenced.has(n.id)).map((n) => (n as { name: string }).name));
+  const used = new Set(
+    graph.nodes
+      .filter((n) => n.op === 'input' && referenced.has(n.id))
+      .map((n) => (n as { name: string }).name),
+  );
   const lines: string[] = ['"use strict";'];
   for (const name of graph.inputs) lines.push(`const t_${name} = tensors.${name};`);
   for (const name of graph.scalars) lines.push(`const s_${name} = scalars.${name};`);
+  // Division by a per-step scalar becomes multiplication by its reciprocal, computed once per run:
+  // a division per element is the slowest operation in the loop (at most 1 ulp apart).
+  const reciprocals = new Set<string>();
+  for (const node of graph.nodes) {
+    if (node.op === 'div' && graph.nodes[node.args[1]].kind === 'scalar') reciprocals.add(scalarRef(graph.nodes[node.args[1]]));
+  }
+  for (const ref of reciprocals) lines.push(`const inv_${ref} = 1 / ${ref};`);
   // Loop-invariant parts of each lerp: which branch, and 1 − w.
   for (const node of graph.nodes) {
     if (node.op !== 'lerp') continue;
@@ -68,8 +83,10 @@ function expression(graph: Graph, node: IRNode): string | null {
       return `${ref(node.args[0])} - ${ref(node.args[1])}`;
     case 'mul':
       return `${ref(node.args[0])} * ${ref(node.args[1])}`;
-    case 'div':
-      return `${ref(node.args[0])} / ${ref(node.args[1])}`;
+    case 'div': {
+      const divisor = graph.nodes[node.args[1]];
+      return divisor.op === 'scalar' ? `${ref(node.args[0])} * inv_s_${divisor.name}` : `${ref(node.args[0])} / ${ref(node.args[1])}`;
+    }
   }
 }
 

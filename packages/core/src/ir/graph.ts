@@ -21,7 +21,12 @@ export type IRNode =
       /** Left is always a tensor; right is a tensor or a scalar. */
       readonly args: readonly [number, number];
     }
-  | { readonly id: number; readonly op: 'lerp'; readonly kind: 'tensor'; readonly args: readonly [number, number, number] };
+  | {
+      readonly id: number;
+      readonly op: 'lerp';
+      readonly kind: 'tensor';
+      readonly args: readonly [number, number, number];
+    };
 
 export interface Graph {
   /** The traced program's key. */

@@ -31,7 +31,9 @@ export function interpret<T>(
       default: {
         const [a, b] = node.args;
         const rightIsScalar = graph.nodes[b].kind === 'scalar';
-        values[node.id] = rightIsScalar ? binaryScalar(ops, node.op, tensor(a), scalar(b)) : binary(ops, node.op, tensor(a), tensor(b));
+        values[node.id] = rightIsScalar
+          ? binaryScalar(ops, node.op, tensor(a), scalar(b))
+          : binary(ops, node.op, tensor(a), tensor(b));
       }
     }
   }

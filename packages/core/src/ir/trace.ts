@@ -11,7 +11,9 @@ export class Symbolic {
 }
 
 function notWhileTracing(what: string): never {
-  throw new Error(`TracingOps.${what} is not available while tracing: the traced program must be elementwise only`);
+  throw new Error(
+    `TracingOps.${what} is not available while tracing: the traced program must be elementwise only`,
+  );
 }
 
 /**
@@ -114,7 +116,8 @@ export function trace(program: ElementwiseProgram): Graph {
   const outputIds: Record<string, number> = {};
   for (const name of program.outputs) {
     const value = result[name];
-    if (!(value instanceof Symbolic)) throw new Error(`program ${program.key} did not produce output "${name}"`);
+    if (!(value instanceof Symbolic))
+      throw new Error(`program ${program.key} did not produce output "${name}"`);
     outputIds[name] = value.id;
   }
   return prune(program, ops.nodes, outputIds);
@@ -133,7 +136,8 @@ function prune(program: ElementwiseProgram, nodes: IRNode[], outputIds: Record<s
     if (!live.has(node.id)) continue;
     const id = kept.length;
     remap.set(node.id, id);
-    const moved = 'args' in node ? { ...node, id, args: node.args.map((a) => remap.get(a)!) } : { ...node, id };
+    const moved =
+      'args' in node ? { ...node, id, args: node.args.map((a) => remap.get(a)!) } : { ...node, id };
     kept.push(moved as IRNode);
   }
   const outputs: Record<string, number> = {};

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend.js';
-import { type FusedKernel, compileToJs } from '../ir/compile-js.js';
+import { compileToJs, type FusedKernel } from '../ir/compile-js.js';
 import type { Graph } from '../ir/graph.js';
 import { interpret } from '../ir/interpret.js';
 import { trace } from '../ir/trace.js';

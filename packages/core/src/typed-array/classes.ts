@@ -42,7 +42,8 @@ function backendFor(name: string, options: { execution?: TypedArrayExecution }) 
   check(
     execution === 'fused' || execution === 'eager' || execution === 'trace',
     'INVALID_OPTION',
-    () => `${name}: option "execution" must be 'fused', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
+    () =>
+      `${name}: option "execution" must be 'fused', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
   );
   return typedArrayBackend(execution);
 }
@@ -59,34 +60,49 @@ function typedArrayArgs<O extends object>(
 
 /** Schedule-Free SGD over typed arrays. Parameters hold y in train mode, x in eval mode. */
 export class SGDScheduleFree extends ScheduleFreeOptimizer<TypedArray, SGDScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<SGDScheduleFreeOptions>, options?: TypedArrayOptions<SGDScheduleFreeOptions>) {
+  constructor(
+    params: TypedArrayParams<SGDScheduleFreeOptions>,
+    options?: TypedArrayOptions<SGDScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(SGDScheduleFreeAlgorithm, params, options));
   }
 }
 
 /** Schedule-Free SGD driven by `step(closure)`; parameters hold x between steps. */
 export class SGDScheduleFreeClosure extends ScheduleFreeClosureOptimizer<TypedArray, SGDScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<SGDScheduleFreeOptions>, options?: TypedArrayOptions<SGDScheduleFreeOptions>) {
+  constructor(
+    params: TypedArrayParams<SGDScheduleFreeOptions>,
+    options?: TypedArrayOptions<SGDScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(SGDScheduleFreeClosureAlgorithm, params, options));
   }
 }
 
 /** Schedule-Free SGD keeping x, y and z explicitly (exact mode switches; β in [0, 1]). */
 export class SGDScheduleFreeReference extends ScheduleFreeOptimizer<TypedArray, SGDScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<SGDScheduleFreeOptions>, options?: TypedArrayOptions<SGDScheduleFreeOptions>) {
+  constructor(
+    params: TypedArrayParams<SGDScheduleFreeOptions>,
+    options?: TypedArrayOptions<SGDScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(SGDScheduleFreeReferenceAlgorithm, params, options));
   }
 }
 
 /** Schedule-Free AdamW (reference v1.3+ semantics) over typed arrays. */
 export class AdamWScheduleFree extends ScheduleFreeOptimizer<TypedArray, AdamWScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<AdamWScheduleFreeOptions>, options?: TypedArrayOptions<AdamWScheduleFreeOptions>) {
+  constructor(
+    params: TypedArrayParams<AdamWScheduleFreeOptions>,
+    options?: TypedArrayOptions<AdamWScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(AdamWScheduleFreeAlgorithm, params, options));
   }
 }
 
 /** Schedule-Free AdamW driven by `step(closure)`. */
-export class AdamWScheduleFreeClosure extends ScheduleFreeClosureOptimizer<TypedArray, AdamWScheduleFreeClosureOptions> {
+export class AdamWScheduleFreeClosure extends ScheduleFreeClosureOptimizer<
+  TypedArray,
+  AdamWScheduleFreeClosureOptions
+> {
   constructor(
     params: TypedArrayParams<AdamWScheduleFreeClosureOptions>,
     options?: TypedArrayOptions<AdamWScheduleFreeClosureOptions>,
@@ -96,7 +112,10 @@ export class AdamWScheduleFreeClosure extends ScheduleFreeClosureOptimizer<Typed
 }
 
 /** Schedule-Free AdamW keeping x, y and z explicitly, with `decayAtZ` and `innerMomentum`. */
-export class AdamWScheduleFreeReference extends ScheduleFreeOptimizer<TypedArray, AdamWScheduleFreeReferenceOptions> {
+export class AdamWScheduleFreeReference extends ScheduleFreeOptimizer<
+  TypedArray,
+  AdamWScheduleFreeReferenceOptions
+> {
   constructor(
     params: TypedArrayParams<AdamWScheduleFreeReferenceOptions>,
     options?: TypedArrayOptions<AdamWScheduleFreeReferenceOptions>,
@@ -117,14 +136,23 @@ export class AdamWScheduleFreePaper extends ScheduleFreeOptimizer<TypedArray, Ad
 
 /** Schedule-Free RAdam: rectification instead of warmup. */
 export class RAdamScheduleFree extends ScheduleFreeOptimizer<TypedArray, RAdamScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<RAdamScheduleFreeOptions>, options?: TypedArrayOptions<RAdamScheduleFreeOptions>) {
+  constructor(
+    params: TypedArrayParams<RAdamScheduleFreeOptions>,
+    options?: TypedArrayOptions<RAdamScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(RAdamScheduleFreeAlgorithm, params, options));
   }
 }
 
 /** Schedule-Free RAdam driven by `step(closure)`. */
-export class RAdamScheduleFreeClosure extends ScheduleFreeClosureOptimizer<TypedArray, RAdamScheduleFreeOptions> {
-  constructor(params: TypedArrayParams<RAdamScheduleFreeOptions>, options?: TypedArrayOptions<RAdamScheduleFreeOptions>) {
+export class RAdamScheduleFreeClosure extends ScheduleFreeClosureOptimizer<
+  TypedArray,
+  RAdamScheduleFreeOptions
+> {
+  constructor(
+    params: TypedArrayParams<RAdamScheduleFreeOptions>,
+    options?: TypedArrayOptions<RAdamScheduleFreeOptions>,
+  ) {
     super(...typedArrayArgs(RAdamScheduleFreeClosureAlgorithm, params, options));
   }
 }

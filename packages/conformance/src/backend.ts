@@ -1,0 +1,41 @@
+import type { CaseSpec } from './cases.js';
+
+/** Float64Array record used to pass gradients and read parameters across backends. */
+export type HostRecord = Record<string, Float64Array>;
+
+/**
+ * An optimizer under test, seen through a backend-neutral interface. Backends convert host arrays
+ * to their own tensors (and dtype) and back. Every method may be async.
+ */
+export interface ReplaySubject {
+  /** Switches to train mode (a no-op for closure classes). */
+  train(): void | Promise<void>;
+  /** Switches to eval mode (a no-op for closure classes). */
+  eval(): void | Promise<void>;
+  /** One step with these gradients (closure classes: through a closure returning them). */
+  step(grads: HostRecord): void | Promise<void>;
+  /** What the parameter buffers hold now (y in train mode, x otherwise). */
+  params(): HostRecord | Promise<HostRecord>;
+  /** x without changing anything. */
+  evalParams(): HostRecord | Promise<HostRecord>;
+  /** Releases everything the subject created. */
+  dispose(): void | Promise<void>;
+}
+
+/** A backend as the conformance suite sees it. */
+export interface ReplayBackend {
+  /** Name used by the CLI's `--backend`, e.g. `core-f32`. */
+  readonly name: string;
+  /** Storage precision; selects the tolerance. */
+  readonly dtype: 'float32' | 'float64';
+  /** Why a case cannot run here (unsupported class or option), or null. */
+  supports?(spec: CaseSpec): string | null;
+  /** Builds the optimizer of a case over its initial parameters. */
+  create(spec: CaseSpec): ReplaySubject | Promise<ReplaySubject>;
+}
+
+/** Tolerance by dtype: |a − b| ≤ atol + rtol·|b|. */
+export const tolerances = {
+  float64: { rtol: 1e-12, atol: 1e-12 },
+  float32: { rtol: 2e-6, atol: 2e-6 },
+} as const;

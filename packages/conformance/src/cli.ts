@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { CaseFile } from './cases.js';
+import { goldenCases } from './cases.js';
+import { compareToExpected } from './compare.js';
+import { discoverBackends } from './providers.js';
+import { replayAll } from './replay.js';
+
+const USAGE = `Usage:
+  schedulefree-conformance replay --backend NAME [--cases FILE] [--out FILE] [--module SPEC]...
+  schedulefree-conformance list [--module SPEC]...
+
+replay   replays every case of FILE (layout of golden.json; default: the bundled golden cases) on a
+         backend and writes { backend, cases: [{ name, steps: [{ params }], evalParams, error }] }.
+         Cases with expected values are also compared, and a summary is printed to stderr.
+         Exit status 1 if any case with expected values deviates beyond the dtype's tolerance.
+list     prints the available backends.
+--module loads a third-party module exporting conformanceBackends().`;
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      backend: { type: 'string' },
+      cases: { type: 'string' },
+      out: { type: 'string' },
+      module: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const command = positionals[0];
+  if (values.help || !command) {
+    console.log(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const backends = await discoverBackends(values.module ?? []);
+  if (command === 'list') {
+    for (const b of backends) console.log(`${b.name}\t${b.dtype}`);
+    return 0;
+  }
+  if (command !== 'replay') {
+    console.error(`unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  const backend = backends.find((b) => b.name === values.backend);
+  if (!backend) {
+    console.error(
+      `unknown backend "${values.backend ?? ''}"; available: ${backends.map((b) => b.name).join(', ')}`,
+    );
+    return 2;
+  }
+  const cases = values.cases
+    ? (JSON.parse(readFileSync(resolve(cwd, values.cases), 'utf8')) as CaseFile).cases
+    : [...goldenCases];
+  const results = await replayAll(backend, cases);
+  const output = { backend: backend.name, cases: results };
+  if (values.out) writeFileSync(resolve(cwd, values.out), `${JSON.stringify(output)}\n`);
+  else console.log(JSON.stringify(output));
+
+  let failures = 0;
+  for (const [i, spec] of cases.entries()) {
+    const result = results[i];
+    const hasExpected = spec.steps.some((s) => s.y || s.x) || spec.evalParams;
+    if (!hasExpected) {
+      console.error(
+        `${result.error ? 'ERROR' : 'ran  '}  ${spec.name}${result.error ? `: ${result.error}` : ''}`,
+      );
+      continue;
+    }
+    const d = compareToExpected(result, spec, backend.dtype);
+    if (!d.ok) failures++;
+    const status = result.error ? 'ERROR' : d.ok ? 'ok   ' : 'FAIL ';
+    console.error(
+      `${status}  ${spec.name.padEnd(28)} max rel. error ${d.worst.toExponential(2)}${d.ok ? '' : `  (${d.where})`}`,
+    );
+  }
+  console.error(`${backend.name}: ${cases.length - failures} passed, ${failures} failed`);
+  return failures ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,123 @@
+import * as core from '@schedulefree/core';
+import type { HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
+import { type CaseSpec, flattenRecord, isClosureClass } from './cases.js';
+
+type TypedArray = Float32Array | Float64Array;
+type TypedParams = Record<string, TypedArray>;
+type ArrayCtor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+/** An optimizer over typed arrays as the core classes (and the wrapper package's) expose it. */
+export interface TypedArrayOptimizerLike {
+  readonly params: Readonly<Record<string, TypedArray>>;
+  evalParams(): Record<string, TypedArray>;
+  dispose(): void;
+  train?(): unknown;
+  eval?(): unknown;
+  step(arg: unknown): unknown;
+}
+
+/**
+ * Builds the optimizer of a case from typed-array parameters (already grouped as the case says).
+ * Return null for cases the factory does not handle.
+ */
+export type TypedArrayFactory = (
+  spec: CaseSpec,
+  params: TypedParams | Array<{ params: TypedParams } & Record<string, unknown>>,
+  execution: core.TypedArrayExecution,
+) => TypedArrayOptimizerLike | null;
+
+const coreClasses: Record<string, new (params: never, options: never) => TypedArrayOptimizerLike> = {
+  SGDScheduleFree: core.SGDScheduleFree,
+  SGDScheduleFreeClosure: core.SGDScheduleFreeClosure,
+  SGDScheduleFreeReference: core.SGDScheduleFreeReference,
+  AdamWScheduleFree: core.AdamWScheduleFree,
+  AdamWScheduleFreeClosure: core.AdamWScheduleFreeClosure,
+  AdamWScheduleFreeReference: core.AdamWScheduleFreeReference,
+  AdamWScheduleFreePaper: core.AdamWScheduleFreePaper,
+  RAdamScheduleFree: core.RAdamScheduleFree,
+  RAdamScheduleFreeClosure: core.RAdamScheduleFreeClosure,
+};
+
+/** Constructs the nine core classes. */
+export const coreFactory: TypedArrayFactory = (spec, params, execution) => {
+  const Cls = coreClasses[spec.optimizer];
+  if (!Cls || spec.base) return null;
+  return new Cls(params as never, { ...spec.options, execution } as never);
+};
+
+/** Groups a case's flat parameters as its `groups` field says. */
+export function groupParams<P>(spec: CaseSpec, params: Record<string, P>) {
+  if (!spec.groups) return params;
+  return spec.groups.map((g) => ({
+    params: Object.fromEntries(g.params.map((n) => [n, params[n]])),
+    ...g.options,
+  }));
+}
+
+function hostRecord(record: Readonly<Record<string, TypedArray>>): HostRecord {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
+}
+
+/** Wraps a typed-array optimizer as a {@link ReplaySubject}. */
+export function typedArraySubject(
+  optimizer: TypedArrayOptimizerLike,
+  ctor: ArrayCtor,
+  closure: boolean,
+): ReplaySubject {
+  const convert = (grads: HostRecord) =>
+    Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, ctor.from(v)]));
+  return {
+    train: () => void (closure ? undefined : optimizer.train?.()),
+    eval: () => void (closure ? undefined : optimizer.eval?.()),
+    step: (grads) => {
+      const converted = convert(grads);
+      optimizer.step(closure ? () => converted : converted);
+    },
+    params: () => hostRecord(optimizer.params),
+    evalParams: () => hostRecord(optimizer.evalParams()),
+    dispose: () => optimizer.dispose(),
+  };
+}
+
+/**
+ * A conformance backend over the core typed-array classes (plus any extra factories, e.g. the
+ * wrapper package's), in the given precision and execution mode.
+ */
+export function typedArrayReplayBackend(
+  name: string,
+  dtype: 'float32' | 'float64',
+  execution: core.TypedArrayExecution,
+  factories: readonly TypedArrayFactory[] = [coreFactory],
+): ReplayBackend {
+  const ctor: ArrayCtor = dtype === 'float32' ? Float32Array : Float64Array;
+  const build = (spec: CaseSpec) => {
+    const params = Object.fromEntries(
+      Object.entries(flattenRecord(spec.params)).map(([k, v]) => [k, ctor.from(v)]),
+    );
+    for (const factory of factories) {
+      const optimizer = factory(spec, groupParams(spec, params), execution);
+      if (optimizer) return optimizer;
+    }
+    return null;
+  };
+  return {
+    name,
+    dtype,
+    create(spec) {
+      const optimizer = build(spec);
+      if (!optimizer) throw new Error(`${spec.optimizer} is not available on ${name}`);
+      return typedArraySubject(optimizer, ctor, isClosureClass(spec.optimizer));
+    },
+  };
+}
+
+/** The backends named by the core: `core-f64`, `core-f32` (fused loops) and `trace` (IR interpreter, float64). */
+export function coreReplayBackends(factories?: readonly TypedArrayFactory[]): ReplayBackend[] {
+  return [
+    typedArrayReplayBackend('core-f64', 'float64', 'fused', factories),
+    typedArrayReplayBackend('core-f32', 'float32', 'fused', factories),
+    typedArrayReplayBackend('trace', 'float64', 'trace', factories),
+    typedArrayReplayBackend('core-eager-f64', 'float64', 'eager', factories),
+    typedArrayReplayBackend('core-eager-f32', 'float32', 'eager', factories),
+  ];
+}

@@ -1,0 +1,102 @@
+import type { CaseSpec } from './cases.js';
+
+/** A small seeded PRNG (mulberry32), so random cases are reproducible from their seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal samples via Box–Muller. */
+function normal(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+const pick = <V>(random: () => number, values: readonly V[]): V =>
+  values[Math.floor(random() * values.length)];
+const uniform = (random: () => number, lo: number, hi: number) => lo + (hi - lo) * random();
+
+/** Random options valid for a class. */
+function randomOptions(random: () => number, optimizer: string): Record<string, unknown> {
+  const common = {
+    weightDecay: pick(random, [0, 0, 0.01, 0.1]),
+    r: pick(random, [0, 0, 0.5, 1]),
+    weightLrPower: pick(random, [2, 2, 1, 0]),
+  };
+  const warmup = optimizer.startsWith('RAdam') ? {} : { warmupSteps: pick(random, [0, 0, 2, 5]) };
+  if (optimizer.startsWith('SGD')) {
+    return { ...common, ...warmup, lr: uniform(random, 0.05, 1), momentum: uniform(random, 0.5, 0.98) };
+  }
+  const adam = {
+    ...common,
+    lr: uniform(random, 0.001, 0.1),
+    betas: [uniform(random, 0.5, 0.98), pick(random, [0.9, 0.99, 0.999])],
+    eps: pick(random, [1e-8, 1e-6]),
+  };
+  if (optimizer.startsWith('RAdam')) return { ...adam, silentSgdPhase: random() < 0.5 };
+  const inner = optimizer === 'AdamWScheduleFree' || optimizer === 'AdamWScheduleFreeReference';
+  const extra: Record<string, unknown> = inner ? { innerMomentum: pick(random, [0, 0, 0.5, 0.9]) } : {};
+  if (optimizer === 'AdamWScheduleFreeReference') extra.decayAtZ = random() < 0.3;
+  return { ...adam, ...warmup, ...extra };
+}
+
+/** The classes random cases are drawn for. */
+export const randomCaseOptimizers = [
+  'SGDScheduleFree',
+  'SGDScheduleFreeClosure',
+  'SGDScheduleFreeReference',
+  'AdamWScheduleFree',
+  'AdamWScheduleFreeClosure',
+  'AdamWScheduleFreeReference',
+  'AdamWScheduleFreePaper',
+  'RAdamScheduleFree',
+  'RAdamScheduleFreeClosure',
+] as const;
+
+/**
+ * A random case (no expected values): random parameter sizes (including odd ones), options, groups
+ * and gradients. Compare backends against the float64 core on it.
+ */
+export function randomCase(
+  seed: number,
+  optimizer: string = pick(rng(seed), randomCaseOptimizers),
+): CaseSpec {
+  const random = rng(seed * 7919 + 17);
+  const nParams = 1 + Math.floor(random() * 3);
+  const sizes = Array.from({ length: nParams }, () => pick(random, [1, 3, 7, 16, 33, 100]));
+  const names = sizes.map((_, i) => `p${i}`);
+  const vector = (n: number, scale: number) => Array.from({ length: n }, () => scale * normal(random));
+  const params = Object.fromEntries(names.map((n, i) => [n, vector(sizes[i], 1)]));
+  const nSteps = 3 + Math.floor(random() * 8);
+  const steps = Array.from({ length: nSteps }, () => ({
+    grads: Object.fromEntries(names.map((n, i) => [n, vector(sizes[i], pick(random, [0.1, 1, 3]))])),
+  }));
+  const options = randomOptions(random, optimizer);
+  const groups =
+    nParams > 1 && random() < 0.5
+      ? [
+          { params: names.slice(0, 1), options: { lr: (options.lr as number) * 0.5 } },
+          { params: names.slice(1), options: {} },
+        ]
+      : undefined;
+  return {
+    name: `random-${optimizer}-${seed}`,
+    optimizer,
+    options,
+    ...(groups ? { groups } : {}),
+    params,
+    steps,
+  };
+}
+
+/** `count` random cases from consecutive seeds, cycling through the classes. */
+export function randomCases(count: number, firstSeed = 1): CaseSpec[] {
+  return Array.from({ length: count }, (_, i) =>
+    randomCase(firstSeed + i, randomCaseOptimizers[i % randomCaseOptimizers.length]),
+  );
+}

@@ -1,0 +1,55 @@
+import type { HostRecord, ReplayBackend } from './backend.js';
+import { type CaseSpec, flattenRecord } from './cases.js';
+
+/** What `replay` writes for one case (the CLI's output layout). */
+export interface CaseResult {
+  name: string;
+  /** Parameter buffers after each step (y, or x for closure classes), flattened row-major. */
+  steps: Array<{ params: Record<string, number[]> }>;
+  /** Parameters after the final `eval()` (x). */
+  evalParams: Record<string, number[]>;
+  /** Why the case did not run or failed; absent on success. */
+  error?: string;
+}
+
+/** Converts a record of number arrays to Float64Arrays. */
+export function toHost(record: Record<string, number[]>): HostRecord {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
+}
+
+function toPlain(record: HostRecord): Record<string, number[]> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Array.from(v)]));
+}
+
+/**
+ * Replays one case: construct, `train()`, then per step feed the recorded gradients and record the
+ * parameters; finally `eval()` and record them again. Errors are reported, not thrown.
+ */
+export async function replayCase(backend: ReplayBackend, spec: CaseSpec): Promise<CaseResult> {
+  const result: CaseResult = { name: spec.name, steps: [], evalParams: {} };
+  const unsupported = backend.supports?.(spec);
+  if (unsupported) return { ...result, error: unsupported };
+  let subject: Awaited<ReturnType<ReplayBackend['create']>> | undefined;
+  try {
+    subject = await backend.create(spec);
+    await subject.train();
+    for (const step of spec.steps) {
+      await subject.step(toHost(flattenRecord(step.grads)));
+      result.steps.push({ params: toPlain(await subject.params()) });
+    }
+    await subject.eval();
+    result.evalParams = toPlain(await subject.params());
+  } catch (error) {
+    result.error = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } finally {
+    await subject?.dispose();
+  }
+  return result;
+}
+
+/** Replays every case in order. */
+export async function replayAll(backend: ReplayBackend, cases: readonly CaseSpec[]): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  for (const spec of cases) results.push(await replayCase(backend, spec));
+  return results;
+}
