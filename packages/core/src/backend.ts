@@ -16,6 +16,15 @@ export interface Backend<T> {
     slots: Record<string, T>,
     scalars: Readonly<Record<string, number>>,
   ): void;
+  /**
+   * Runs a program over all parameters of one group at once (e.g. one ONNX session run or one GPU
+   * dispatch over a flat buffer). Takes precedence over `run` when defined; same contract per entry.
+   */
+  runGroup?(
+    program: ElementwiseProgram,
+    entries: ReadonlyArray<Record<string, T>>,
+    scalars: Readonly<Record<string, number>>,
+  ): void;
   /** True when `value` is a tensor this backend can use as a parameter or gradient. */
   accepts?(value: unknown): value is T;
   /** Describes why `grad` cannot be used with `param` (other than size), or returns null. */

@@ -148,17 +148,21 @@ export abstract class OptimizerEngine<T, O extends object> {
   evalParams(): Record<string, T> {
     this.ensureUsable('evalParams');
     const result: Record<string, T> = {};
-    for (const e of this.entries) {
-      const copy = this.ops.clone(e.slots.param);
-      if (this.currentMode === 'train' && this.algorithm.kind !== 'closure' && this.initialized[e.group]) {
-        const run = this.algorithm.moveTo(this.paramGroups[e.group], 'x');
-        const slots = { ...e.slots, param: copy };
-        this.execute(run.program, slots, run.scalars);
-        result[e.name] = slots.param;
-      } else {
-        result[e.name] = copy;
+    const atY = this.currentMode === 'train' && this.algorithm.kind !== 'closure';
+    this.paramGroups.forEach((g, gi) => {
+      const members = this.entries.filter((e) => e.group === gi);
+      const copies = members.map((e) => this.ops.clone(e.slots.param));
+      const slots = members.map((e, i) => ({ ...e.slots, param: copies[i] }));
+      if (atY && this.initialized[gi]) {
+        const run = this.algorithm.moveTo(g, 'x');
+        this.executeGroup(run.program, slots, run.scalars);
+        // A backend with immutable tensors returns new ones: the intermediate copies are ours to free.
+        slots.forEach((s, i) => s.param !== copies[i] && this.ops.dispose(copies[i]));
       }
-    }
+      members.forEach((e, i) => {
+        result[e.name] = slots[i].param;
+      });
+    });
     return result;
   }
 
@@ -386,25 +390,36 @@ export abstract class OptimizerEngine<T, O extends object> {
   /** Runs one step: plans every group first (pure), then touches buffers. Grads must be checked. */
   protected applyStep(grads: Readonly<Record<string, T>>): void {
     const plans = this.paramGroups.map((g, gi) => this.algorithm.planStep(g, this.counters[gi]));
-    for (let gi = 0; gi < plans.length; gi++) if (!this.initialized[gi]) this.initState(gi);
-    for (const e of this.entries) {
-      const plan = plans[e.group];
-      const slots = { ...e.slots, grad: grads[e.name] };
-      this.execute(plan.program, slots, plan.scalars);
-      this.adopt(e, slots, plan.program);
-    }
+    plans.forEach((plan, gi) => {
+      if (!this.initialized[gi]) this.initState(gi);
+      this.runOnGroup(gi, plan, (e) => ({ ...e.slots, grad: grads[e.name] }));
+    });
     this.counters = plans.map((p) => p.counters);
   }
 
   /** Moves every initialized parameter to x or y. */
   protected moveAll(target: 'x' | 'y'): void {
-    for (const e of this.entries) {
-      if (!this.initialized[e.group]) continue;
-      const run: ProgramRun = this.algorithm.moveTo(this.paramGroups[e.group], target);
-      const slots = { ...e.slots };
-      this.execute(run.program, slots, run.scalars);
-      this.adopt(e, slots, run.program);
-    }
+    this.paramGroups.forEach((g, gi) => {
+      if (this.initialized[gi])
+        this.runOnGroup(gi, this.algorithm.moveTo(g, target), (e) => ({ ...e.slots }));
+    });
+  }
+
+  /** Runs a program over every parameter of a group (in one backend call when it can) and adopts the outputs. */
+  protected runOnGroup(gi: number, run: ProgramRun, slotsOf: (e: ParamEntry<T>) => Record<string, T>): void {
+    const members = this.entries.filter((e) => e.group === gi);
+    const slots = members.map(slotsOf);
+    this.executeGroup(run.program, slots, run.scalars);
+    members.forEach((e, i) => this.adopt(e, slots[i], run.program));
+  }
+
+  protected executeGroup(
+    program: ElementwiseProgram,
+    slots: Array<Record<string, T>>,
+    scalars: Readonly<Record<string, number>>,
+  ): void {
+    if (this.backend.runGroup) this.backend.runGroup(program, slots, scalars);
+    else for (const s of slots) this.execute(program, s, scalars);
   }
 
   protected execute(

@@ -33,7 +33,8 @@ export function generateLoopSource(graph: Graph): string {
   // a division per element is the slowest operation in the loop (at most 1 ulp apart).
   const reciprocals = new Set<string>();
   for (const node of graph.nodes) {
-    if (node.op === 'div' && graph.nodes[node.args[1]].kind === 'scalar') reciprocals.add(scalarRef(graph.nodes[node.args[1]]));
+    if (node.op === 'div' && graph.nodes[node.args[1]].kind === 'scalar')
+      reciprocals.add(scalarRef(graph.nodes[node.args[1]]));
   }
   for (const ref of reciprocals) lines.push(`const inv_${ref} = 1 / ${ref};`);
   // Loop-invariant parts of each lerp: which branch, and 1 − w.
@@ -85,7 +86,9 @@ function expression(graph: Graph, node: IRNode): string | null {
       return `${ref(node.args[0])} * ${ref(node.args[1])}`;
     case 'div': {
       const divisor = graph.nodes[node.args[1]];
-      return divisor.op === 'scalar' ? `${ref(node.args[0])} * inv_s_${divisor.name}` : `${ref(node.args[0])} / ${ref(node.args[1])}`;
+      return divisor.op === 'scalar'
+        ? `${ref(node.args[0])} * inv_s_${divisor.name}`
+        : `${ref(node.args[0])} / ${ref(node.args[1])}`;
     }
   }
 }
