@@ -157,7 +157,7 @@ export abstract class OptimizerEngine<T, O extends object> {
         const run = this.algorithm.moveTo(g, 'x');
         this.executeGroup(run.program, slots, run.scalars);
         // A backend with immutable tensors returns new ones: the intermediate copies are ours to free.
-        slots.forEach((s, i) => s.param !== copies[i] && this.ops.dispose(copies[i]));
+        for (const [i, s] of slots.entries()) if (s.param !== copies[i]) this.ops.dispose(copies[i]);
       }
       members.forEach((e, i) => {
         result[e.name] = slots[i].param;
@@ -410,7 +410,7 @@ export abstract class OptimizerEngine<T, O extends object> {
     const members = this.entries.filter((e) => e.group === gi);
     const slots = members.map(slotsOf);
     this.executeGroup(run.program, slots, run.scalars);
-    members.forEach((e, i) => this.adopt(e, slots[i], run.program));
+    for (const [i, e] of members.entries()) this.adopt(e, slots[i], run.program);
   }
 
   protected executeGroup(
