@@ -1,16 +1,8 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { workspaceAlias } from './vitest.shared.js';
 
-const packages = fileURLToPath(new URL('./packages/', import.meta.url));
-
-// Tests run against the TypeScript sources: workspace imports resolve to src/, no build needed.
 export default defineConfig({
-  resolve: {
-    alias: [
-      { find: /^@schedulefree\/([a-z]+)\/conformance$/, replacement: `${packages}$1/src/conformance.ts` },
-      { find: /^@schedulefree\/([a-z]+)$/, replacement: `${packages}$1/src/index.ts` },
-    ],
-  },
+  resolve: { alias: workspaceAlias },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'bench/src/**/*.test.ts'],
     exclude: ['**/*.browser.test.ts', '**/node_modules/**'],

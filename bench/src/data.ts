@@ -15,7 +15,13 @@ export interface Dataset {
 export const bundledData = (file: string) => fileURLToPath(new URL(`../data/${file}`, import.meta.url));
 
 /** Reads a CSV in the shared layout (header of feature names then `label`; numeric cells). */
-export function readCsv(path: string, name = path.split('/').pop()!.replace(/\.csv$/, '')): Dataset {
+export function readCsv(
+  path: string,
+  name = path
+    .split('/')
+    .pop()!
+    .replace(/\.csv$/, ''),
+): Dataset {
   const lines = readFileSync(path, 'utf8').trim().split(/\r?\n/);
   const header = lines[0].split(',');
   const labelIndex = header.indexOf('label');
@@ -26,7 +32,8 @@ export function readCsv(path: string, name = path.split('/').pop()!.replace(/\.c
   const labels = new Int32Array(rows);
   for (let r = 0; r < rows; r++) {
     const cells = lines[r + 1].split(',').map(Number);
-    if (cells.length !== header.length || cells.some(Number.isNaN)) throw new Error(`${path}: row ${r + 2} is not numeric`);
+    if (cells.length !== header.length || cells.some(Number.isNaN))
+      throw new Error(`${path}: row ${r + 2} is not numeric`);
     let d = 0;
     cells.forEach((v, i) => {
       if (i === labelIndex) labels[r] = v;

@@ -25,10 +25,18 @@ export async function runDemo({ out }: { out: string }): Promise<void> {
     opt.eval();
     const { loss, correct } = softmaxLoss(data, w, b, all);
     curve.push({ epoch, loss, accuracy: correct / data.rows });
-    if (epoch % 5 === 0) console.log(`  epoch ${String(epoch).padStart(2)}  loss ${loss.toFixed(4)}  accuracy ${((100 * correct) / data.rows).toFixed(1)}%`);
+    if (epoch % 5 === 0)
+      console.log(
+        `  epoch ${String(epoch).padStart(2)}  loss ${loss.toFixed(4)}  accuracy ${((100 * correct) / data.rows).toFixed(1)}%`,
+      );
   }
   console.log('\nOne fused AdamWScheduleFree step over 1M float32 parameters:');
-  const perf = await runPerf({ backend: 'core-f32', optimizer: 'AdamWScheduleFree', sizes: [1_000_000], steps: 20 });
+  const perf = await runPerf({
+    backend: 'core-f32',
+    optimizer: 'AdamWScheduleFree',
+    sizes: [1_000_000],
+    steps: 20,
+  });
   writeFileSync(join(out, 'demo.json'), `${JSON.stringify({ iris: curve, perf }, null, 2)}\n`);
   console.log(`\nWrote ${join(out, 'demo.json')}`);
 }

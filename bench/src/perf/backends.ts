@@ -36,19 +36,30 @@ export function floatsMoved(program: core.ElementwiseProgram): number {
   return program.inputs.length + program.outputs.length;
 }
 
-function coreBackend(name: string, dtype: 'float32' | 'float64', execution: core.TypedArrayExecution): PerfBackend {
+function coreBackend(
+  name: string,
+  dtype: 'float32' | 'float64',
+  execution: core.TypedArrayExecution,
+): PerfBackend {
   const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
   return {
     name,
     setup(optimizer, size) {
       const Cls = trainEvalClasses[optimizer];
-      if (!Cls) throw new Error(`${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(trainEvalClasses).join(', ')}`);
+      if (!Cls)
+        throw new Error(
+          `${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(trainEvalClasses).join(', ')}`,
+        );
       const param = fillRandom(new Ctor(size), 1);
       const grad = fillRandom(new Ctor(size), 2);
       const opt = new Cls({ w: param }, { execution, lr: 1e-3, weightDecay: 1e-4 }).train();
       opt.step({ w: grad }); // allocate state outside the timed region
       const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
-      return { step: () => opt.step({ w: grad }), floatsMovedPerParam: floatsMoved(plan.program), dispose: () => opt.dispose() };
+      return {
+        step: () => opt.step({ w: grad }),
+        floatsMovedPerParam: floatsMoved(plan.program),
+        dispose: () => opt.dispose(),
+      };
     },
   };
 }

@@ -22,7 +22,10 @@ export async function medianMs(fn: () => unknown, repeats: number, warmup = 2): 
  * Bandwidth of a plain Float32Array copy of `size` elements (8 bytes moved per element), in
  * bytes per ms: the memory-bound floor every optimizer step is measured against.
  */
-export async function copyBandwidth(size: number, repeats: number): Promise<{ bytesPerMs: number; copyMs: number }> {
+export async function copyBandwidth(
+  size: number,
+  repeats: number,
+): Promise<{ bytesPerMs: number; copyMs: number }> {
   const src = new Float32Array(size).fill(1);
   const dst = new Float32Array(size);
   const copyMs = await medianMs(() => dst.set(src), repeats, 3);

@@ -32,7 +32,10 @@ async function findBackend(name: string): Promise<PerfBackend> {
   const load = adapterBackendModules[name.split('-')[0]];
   const found = load ? (await load()).find((b) => b.name === name) : undefined;
   if (!found) {
-    const known = [...corePerfBackends.map((b) => b.name), ...Object.keys(adapterBackendModules).map((p) => `${p}-*`)];
+    const known = [
+      ...corePerfBackends.map((b) => b.name),
+      ...Object.keys(adapterBackendModules).map((p) => `${p}-*`),
+    ];
     throw new Error(`unknown perf backend "${name}"; known: ${known.join(', ')}`);
   }
   return found;
@@ -54,7 +57,9 @@ export async function runPerf(args: PerfArgs): Promise<PerfResult[]> {
     const subject = await backend.setup(args.optimizer, size);
     try {
       const medianStepMs = await medianMs(() => subject.step(), args.steps);
-      const baselineMedianStepMs = subject.baseline ? await medianMs(() => subject.baseline!.step(), args.steps) : undefined;
+      const baselineMedianStepMs = subject.baseline
+        ? await medianMs(() => subject.baseline!.step(), args.steps)
+        : undefined;
       const { bytesPerMs } = await copyBandwidth(size, Math.max(args.steps, 10));
       const bytesPerParam = 4 * subject.floatsMovedPerParam;
       const floorMs = (bytesPerParam * size) / bytesPerMs;

@@ -1,0 +1,42 @@
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+import { workspaceAlias } from './vitest.shared.js';
+
+// Browser-mode tests (*.browser.test.ts) run in Debian's headless Chromium (never a downloaded
+// browser). WebGL runs on SwiftShader; WebGPU needs --enable-unsafe-webgpu. CHROMIUM_PATH overrides
+// the executable, e.g. on a machine with a real GPU.
+const chromiumArgs = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
+  '--use-angle=swiftshader',
+];
+
+export default defineConfig({
+  resolve: { alias: workspaceAlias },
+  test: {
+    // Browser tests of every package, plus the core's conformance suite run inside the browser.
+    include: ['packages/*/src/**/*.browser.test.ts', 'packages/conformance/src/core.conformance.test.ts'],
+    exclude: ['**/node_modules/**'],
+    testTimeout: 120_000,
+    reporters: ['default'],
+    browser: {
+      enabled: true,
+      headless: true,
+      provider: playwright({
+        launchOptions: {
+          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+          args: chromiumArgs,
+        },
+      }),
+      instances: [{ browser: 'chromium' }],
+    },
+  },
+});
