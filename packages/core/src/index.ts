@@ -21,6 +21,7 @@ export { compileToJs, type FusedKernel, generateLoopSource } from './ir/compile-
 export * from './ir/graph.js';
 export { interpret } from './ir/interpret.js';
 export { Symbolic, TracingOps, trace } from './ir/trace.js';
+export * from './lr-schedules.js';
 export * from './optimizer.js';
 export * from './options.js';
 export * from './program.js';
