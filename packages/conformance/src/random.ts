@@ -21,6 +21,52 @@ const pick = <V>(random: () => number, values: readonly V[]): V =>
   values[Math.floor(random() * values.length)];
 const uniform = (random: () => number, lo: number, hi: number) => lo + (hi - lo) * random();
 
+/** Random options for a wrapper case: the wrapper's, and a random base optimizer. */
+function randomWrapperOptions(random: () => number, optimizer: string): Pick<CaseSpec, 'options' | 'base'> {
+  const options = {
+    momentum: uniform(random, optimizer.endsWith('Reference') ? 0 : 0.5, 0.98),
+    weightDecayAtY: pick(random, [0, 0, 0.05]),
+    r: pick(random, [0, 0.5]),
+    weightLrPower: pick(random, [2, 0]),
+  };
+  const wd = pick(random, [0, 0, 0.01]);
+  const bases: Array<() => { type: string; options: Record<string, unknown> }> = [
+    () => ({
+      type: 'SGD',
+      options: { lr: uniform(random, 0.05, 0.5), momentum: pick(random, [0, 0, 0.5]), weightDecay: wd },
+    }),
+    () => ({
+      type: 'Adam',
+      options: {
+        lr: uniform(random, 0.01, 0.1),
+        betas: [pick(random, [0, 0.5, 0.9]), 0.99],
+        weightDecay: wd,
+      },
+    }),
+    () => ({
+      type: 'AdamW',
+      options: { lr: uniform(random, 0.01, 0.1), betas: [pick(random, [0, 0.9]), 0.999], weightDecay: wd },
+    }),
+    () => ({
+      type: 'RMSprop',
+      options: {
+        lr: uniform(random, 0.005, 0.05),
+        centered: random() < 0.3,
+        momentum: pick(random, [0, 0.5]),
+      },
+    }),
+    () => ({
+      type: 'Adagrad',
+      options: {
+        lr: uniform(random, 0.05, 0.3),
+        lrDecay: pick(random, [0, 0.01]),
+        initialAccumulatorValue: pick(random, [0, 0.1]),
+      },
+    }),
+  ];
+  return { options, base: pick(random, bases)() };
+}
+
 /** Random options valid for a class. */
 function randomOptions(random: () => number, optimizer: string): Record<string, unknown> {
   const common = {
@@ -58,6 +104,9 @@ export const randomCaseOptimizers = [
   'RAdamScheduleFreeClosure',
 ] as const;
 
+/** The wrapper classes of @schedulefree/wrapper, for backends that support them. */
+export const wrapperCaseOptimizers = ['ScheduleFreeWrapper', 'ScheduleFreeWrapperReference'] as const;
+
 /**
  * A random case (no expected values): random parameter sizes (including odd ones), options, groups
  * and gradients. Compare backends against the float64 core on it.
@@ -76,27 +125,36 @@ export function randomCase(
   const steps = Array.from({ length: nSteps }, () => ({
     grads: Object.fromEntries(names.map((n, i) => [n, vector(sizes[i], pick(random, [0.1, 1, 3]))])),
   }));
-  const options = randomOptions(random, optimizer);
+  const wrapper = optimizer.startsWith('ScheduleFreeWrapper');
+  const { options, base } = wrapper
+    ? randomWrapperOptions(random, optimizer)
+    : { options: randomOptions(random, optimizer), base: undefined };
+  const lr = (wrapper ? base!.options.lr : options.lr) as number;
   const groups =
     nParams > 1 && random() < 0.5
       ? [
-          { params: names.slice(0, 1), options: { lr: (options.lr as number) * 0.5 } },
+          { params: names.slice(0, 1), options: { lr: lr * 0.5 } },
           { params: names.slice(1), options: {} },
         ]
       : undefined;
   return {
-    name: `random-${optimizer}-${seed}`,
+    name: `random-${optimizer}${base ? `-${base.type}` : ''}-${seed}`,
     optimizer,
     options,
+    ...(base ? { base } : {}),
     ...(groups ? { groups } : {}),
     params,
     steps,
   };
 }
 
-/** `count` random cases from consecutive seeds, cycling through the classes. */
-export function randomCases(count: number, firstSeed = 1): CaseSpec[] {
+/** `count` random cases from consecutive seeds, cycling through the given classes. */
+export function randomCases(
+  count: number,
+  firstSeed = 1,
+  optimizers: readonly string[] = randomCaseOptimizers,
+): CaseSpec[] {
   return Array.from({ length: count }, (_, i) =>
-    randomCase(firstSeed + i, randomCaseOptimizers[i % randomCaseOptimizers.length]),
+    randomCase(firstSeed + i, optimizers[i % optimizers.length]),
   );
 }

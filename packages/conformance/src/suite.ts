@@ -18,6 +18,8 @@ export interface SuiteOptions {
   reference?: ReplayBackend;
   /** Number of random differential cases (default 27: three per class). */
   randomCases?: number;
+  /** Classes the random cases are drawn from (default: the nine core classes). */
+  randomOptimizers?: readonly string[];
   /** Golden cases to skip, by name, with the reason printed in the test name. */
   skip?: Record<string, string>;
   /** Per-test timeout in ms. */
@@ -123,7 +125,7 @@ export function defineConformanceSuite(
     const count = options.randomCases ?? 27;
     if (reference && count > 0) {
       describe(`random differential cases against ${reference.name}`, () => {
-        for (const spec of randomCases(count)) {
+        for (const spec of randomCases(count, 1, options.randomOptimizers)) {
           it(
             spec.name,
             async () => {

@@ -5,13 +5,14 @@ import type { ElementwiseProgram } from './program.js';
  * - `fused`: holds y in train mode and x in eval mode; state keeps z (and moments).
  * - `reference`: keeps x, y and z explicitly; mode switches copy.
  * - `closure`: holds x between steps; `step(closure)` moves to y only while computing gradients.
+ * - `plain`: not Schedule-Free (a base optimizer such as SGD or Adam): the parameter is the iterate.
  */
-export type AlgorithmKind = 'fused' | 'reference' | 'closure';
+export type AlgorithmKind = 'fused' | 'reference' | 'closure' | 'plain';
 
-/** A per-parameter state buffer and how it starts: a copy of the parameter, or zeros. */
+/** A per-parameter state buffer and how it starts: a copy of the parameter, zeros, or a constant. */
 export interface SlotSpec {
   readonly name: string;
-  readonly init: 'clone' | 'zeros';
+  readonly init: 'clone' | 'zeros' | { readonly fill: number };
 }
 
 /** Per-group scalar counters (schedule block and any algorithm extras); plain JSON numbers. */

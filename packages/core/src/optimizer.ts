@@ -1,4 +1,4 @@
-import type { Algorithm, Counters, ProgramRun } from './algorithm.js';
+import type { Algorithm, Counters, ProgramRun, SlotSpec } from './algorithm.js';
 import type { Backend } from './backend.js';
 import { check, ScheduleFreeError } from './errors.js';
 import { type ElementwiseProgram, runEager } from './program.js';
@@ -65,6 +65,7 @@ export abstract class OptimizerEngine<T, O extends object> {
   protected currentMode: Mode = 'eval';
   protected readonly nonFiniteGrads: 'throw' | 'skip';
   private disposed = false;
+  private retiredBecause: string | null = null;
 
   constructor(
     readonly algorithm: Algorithm<O>,
@@ -301,7 +302,32 @@ export abstract class OptimizerEngine<T, O extends object> {
     return this.disposed;
   }
 
+  /**
+   * Hands this optimizer's parameters over to another optimizer object (e.g. a wrapper): afterwards
+   * every call here throws with `reason`. Only an optimizer that has taken no step can be handed over.
+   */
+  protected retire(reason: string): { groups: Array<{ params: Record<string, T>; options: O }> } {
+    this.ensureUsable('retire');
+    check(
+      this.initialized.every((i) => !i),
+      'INVALID_PARAMS',
+      () => `${this.algorithm.name} has already taken steps; wrap a freshly constructed optimizer.`,
+    );
+    const groups = this.paramGroups.map((g, gi) => {
+      const { params: _names, ...options } = g as ParamGroup<O> & Record<string, unknown>;
+      const tensors = Object.fromEntries(this.entries.filter((e) => e.group === gi).map((e) => [e.name, e.slots.param]));
+      return { params: tensors, options: options as O };
+    });
+    this.retiredBecause = reason;
+    return { groups };
+  }
+
   protected ensureUsable(method: string): void {
+    check(
+      this.retiredBecause === null,
+      'DISPOSED',
+      () => `${this.algorithm.name}.${method}(): ${this.retiredBecause}`,
+    );
     check(
       !this.disposed,
       'DISPOSED',
@@ -385,6 +411,15 @@ export abstract class OptimizerEngine<T, O extends object> {
       }
     }
     this.initialized[gi] = true;
+  }
+
+  private allocateSlot(param: T, spec: SlotSpec): T {
+    if (spec.init === 'clone') return this.ops.clone(param);
+    const zeros = this.ops.zerosLike(param);
+    if (spec.init === 'zeros' || spec.init.fill === 0) return zeros;
+    const filled = this.ops.addScalar(zeros, spec.init.fill);
+    this.ops.dispose(zeros);
+    return filled;
   }
 
   /** Runs one step: plans every group first (pure), then touches buffers. Grads must be checked. */
