@@ -315,7 +315,9 @@ export abstract class OptimizerEngine<T, O extends object> {
     );
     const groups = this.paramGroups.map((g, gi) => {
       const { params: _names, ...options } = g as ParamGroup<O> & Record<string, unknown>;
-      const tensors = Object.fromEntries(this.entries.filter((e) => e.group === gi).map((e) => [e.name, e.slots.param]));
+      const tensors = Object.fromEntries(
+        this.entries.filter((e) => e.group === gi).map((e) => [e.name, e.slots.param]),
+      );
       return { params: tensors, options: options as O };
     });
     this.retiredBecause = reason;
