@@ -13,6 +13,14 @@ export function biasCorrection(beta: number, t: number): number {
   return 1 - beta ** t;
 }
 
+/**
+ * The lr factor of `AdamWScheduleFreePaper`: Adam's second-moment bias correction folded into the
+ * learning rate, `sqrt(1 − β2^t)`, instead of dividing v by `1 − β2^t` (t is 1-based).
+ */
+export function paperLrFactor(beta2: number, t: number): number {
+  return Math.sqrt(biasCorrection(beta2, t));
+}
+
 /** The running maximum of the scheduled learning rate, used for the averaging weights. */
 export function nextLrMax(lrMax: number, scheduledLr: number): number {
   return Math.max(scheduledLr, lrMax);

@@ -13,6 +13,7 @@ import {
   advanceSchedule,
   biasCorrection,
   initialCounters,
+  paperLrFactor,
   radamRectification,
   type ScheduleCounters,
   warmupFactor,
