@@ -1,1 +1,43 @@
-export {};
+/**
+ * @schedulefree/onnx — Schedule-Free optimizers whose update step is a generated ONNX graph, run by
+ * an injected ONNX Runtime (`onnxruntime-web` with the wasm or WebGPU provider, or
+ * `onnxruntime-node`), with an exportable step model.
+ * @packageDocumentation
+ */
+
+export {
+  type AdamWScheduleFreeClosureOptions,
+  type AdamWScheduleFreeOptions,
+  type AdamWScheduleFreePaperOptions,
+  type AdamWScheduleFreeReferenceOptions,
+  type Algorithm,
+  type ClosureResult,
+  type Mode,
+  type ParamGroup,
+  type RAdamScheduleFreeOptions,
+  ScheduleFreeError,
+  type ScheduleFreeErrorCode,
+  type SGDScheduleFreeOptions,
+  type StateDict,
+} from '@schedulefree/core';
+export * from './classes.js';
+export type {
+  OnnxEngineOptions,
+  OnnxOptimizerEngine,
+  OnnxOptimizerOptions,
+  OnnxParams,
+  StateLocation,
+} from './engine.js';
+export * from './export.js';
+export { type LoweredGraph, type LowerOptions, lowerGraph, type PortSpec } from './lower.js';
+export { IR_VERSION, OPSET_VERSION } from './model.js';
+export { encodeModel, type ModelSpec } from './onnx-model.js';
+export {
+  createClosureOptimizer,
+  createOptimizer,
+  type OnnxClosure,
+  OnnxScheduleFreeClosureOptimizer,
+  OnnxScheduleFreeOptimizer,
+  type OrtModuleInput,
+} from './optimizers.js';
+export type { OrtModule, OrtTensor, TensorInput } from './runtime.js';

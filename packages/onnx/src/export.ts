@@ -1,0 +1,147 @@
+import {
+  type Algorithm,
+  type Counters,
+  type ElementwiseProgram,
+  graphOf,
+  type ProgramRun,
+} from '@schedulefree/core';
+import { lowerGraph } from './lower.js';
+import { modelOf, OPSET_VERSION } from './model.js';
+import { type Dim, encodeModel } from './onnx-model.js';
+
+/** One input or output of an exported model. */
+export interface ExportedPort {
+  /** Name in the ONNX graph. */
+  readonly name: string;
+  /** `tensor`: a flat float32 buffer of the group's length; `scalar`: a 0-d float32 value per run. */
+  readonly kind: 'tensor' | 'scalar';
+  /** The state slot (`param`, `grad`, `z`, `v`, …) or scalar it carries; an output replaces its slot. */
+  readonly slot: string;
+  readonly shape: readonly Dim[];
+  readonly description: string;
+}
+
+/** A program as a standalone ONNX model. */
+export interface ExportedModel {
+  /** ONNX `ModelProto` bytes: save as a `.onnx` file, or pass to any runtime's `InferenceSession`. */
+  readonly bytes: Uint8Array;
+  readonly opsetVersion: number;
+  /** The core program's structural key (same key, same graph). */
+  readonly programKey: string;
+  readonly inputs: readonly ExportedPort[];
+  readonly outputs: readonly ExportedPort[];
+}
+
+/** A program with the scalar values of one run. */
+export interface ExportedRun extends ExportedModel {
+  /** The scalar inputs of that run, as the optimizer computes them on the host (float64). */
+  readonly scalars: Readonly<Record<string, number>>;
+}
+
+const SLOT_TEXT: Record<string, string> = {
+  param: 'the parameters, flattened (y in train mode, x in eval mode)',
+  grad: 'the gradient at the parameters, flattened like them',
+  z: 'the base-optimizer iterate z',
+  v: 'the second-moment estimate (exp_avg_sq)',
+  m: 'the inner first moment (exp_avg)',
+  x: 'the averaged iterate x (evaluation point)',
+  y: 'the interpolated iterate y (where gradients are taken)',
+};
+
+const SCALAR_TEXT: Record<string, string> = {
+  lr: 'scheduled learning rate γ_t (warmup and any lr factor included)',
+  c: 'weight of the new z in the average x (weight / weightSum)',
+  yCoef: 'γ_t·(β·(1 − c) − 1): coefficient of the update direction in y',
+  wd: 'weight decay λ',
+  lrWd: 'γ_t·λ',
+  beta2: 'second-moment decay β2',
+  oneMinusBeta2: '1 − β2',
+  bc2: 'bias correction 1 − β2^t',
+  eps: 'ε added to the denominator',
+  mu: 'inner momentum μ',
+  oneMinusMu: '1 − μ',
+  bc1: 'bias correction 1 − μ^t',
+  toX: '1 − 1/β: lerp weight from y to x',
+  yWeight: '1 − β: lerp weight from x to y',
+  w: 'lerp weight towards z (1 − 1/β to x, 1 − β to y)',
+};
+
+/**
+ * Lowers a program to a standalone ONNX model whose tensors are 1-D of symbolic length `n` (or the
+ * given length) and whose scalars are 0-d inputs. The graph is the one the optimizers run.
+ */
+export function exportProgram(program: ElementwiseProgram, length: Dim = 'n'): ExportedModel {
+  const lowered = lowerGraph(graphOf(program), { length });
+  const describeSlot = (slot: string) => SLOT_TEXT[slot] ?? `state buffer "${slot}"`;
+  const bytes = encodeModel(
+    modelOf(lowered.graph, `Schedule-Free program ${program.key} (@schedulefree/onnx)`, {
+      'schedulefree.program': program.key,
+    }),
+  );
+  return {
+    bytes,
+    opsetVersion: OPSET_VERSION,
+    programKey: program.key,
+    inputs: lowered.inputs.map((port) =>
+      port.kind === 'scalar'
+        ? {
+            name: port.name,
+            kind: 'scalar',
+            slot: port.slot,
+            shape: [],
+            description: SCALAR_TEXT[port.slot] ?? `per-step scalar "${port.slot}"`,
+          }
+        : {
+            name: port.name,
+            kind: 'tensor',
+            slot: port.slot,
+            shape: [length],
+            description: describeSlot(port.slot),
+          },
+    ),
+    outputs: lowered.outputs.map((port) => ({
+      name: port.name,
+      kind: 'tensor',
+      slot: port.slot,
+      shape: [length],
+      description: `new value of ${describeSlot(port.slot)}`,
+    })),
+  };
+}
+
+const withScalars = (run: ProgramRun, length: Dim): ExportedRun => ({
+  ...exportProgram(run.program, length),
+  scalars: { ...run.scalars },
+});
+
+/** The step of one parameter group as standalone models, with the values of its next run. */
+export interface ExportedStep extends ExportedRun {
+  /** Algorithm (class) name. */
+  readonly algorithm: string;
+  /** The group's counters after that step (feed them back to plan the one after). */
+  readonly nextCounters: Readonly<Record<string, number>>;
+  /** Moves the parameters to x (what `eval()` runs). */
+  readonly toEval: ExportedRun;
+  /** Moves the parameters to y (what `train()` runs). */
+  readonly toTrain: ExportedRun;
+}
+
+/**
+ * Exports the next step of an algorithm for a group's options and counters: the step model with the
+ * scalar inputs of that step, and the two mode-switch models.
+ */
+export function exportStep<O extends object>(
+  algorithm: Algorithm<O>,
+  options: O,
+  counters: Counters,
+  length: Dim = 'n',
+): ExportedStep {
+  const plan = algorithm.planStep(options, counters);
+  return {
+    ...withScalars(plan, length),
+    algorithm: algorithm.name,
+    nextCounters: { ...plan.counters },
+    toEval: withScalars(algorithm.moveTo(options, 'x'), length),
+    toTrain: withScalars(algorithm.moveTo(options, 'y'), length),
+  };
+}
