@@ -407,10 +407,7 @@ export abstract class OptimizerEngine<T, O extends object> {
     const specs = this.algorithm.slots(this.paramGroups[gi]);
     for (const e of this.entries) {
       if (e.group !== gi) continue;
-      for (const spec of specs) {
-        e.slots[spec.name] =
-          spec.init === 'clone' ? this.ops.clone(e.slots.param) : this.ops.zerosLike(e.slots.param);
-      }
+      for (const spec of specs) e.slots[spec.name] = this.allocateSlot(e.slots.param, spec);
     }
     this.initialized[gi] = true;
   }
