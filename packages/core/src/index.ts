@@ -26,6 +26,7 @@ export * from './optimizer.js';
 export * from './options.js';
 export * from './program.js';
 export * from './schedule.js';
+export * from './state-dict.js';
 export * from './tensor-ops.js';
 export { graphOf, type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
 export * from './typed-array/classes.js';

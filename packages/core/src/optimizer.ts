@@ -1,11 +1,9 @@
 import type { Algorithm, Counters, ProgramRun, SlotSpec } from './algorithm.js';
 import type { Backend } from './backend.js';
-import { check, ScheduleFreeError } from './errors.js';
+import { check } from './errors.js';
 import { type ElementwiseProgram, runEager } from './program.js';
+import { cloneOptions, type Mode, planStateLoad, STATE_FORMAT, type StateDict } from './state-dict.js';
 import type { TensorOps } from './tensor-ops.js';
-
-/** Which sequence the stored parameters hold: y (`'train'`) or x (`'eval'`). */
-export type Mode = 'train' | 'eval';
 
 /** Options of the optimizer object itself (not of the algorithm). */
 export interface EngineOptions {
@@ -24,21 +22,6 @@ export type ParamsInput<T, O> =
 /** A parameter group as exposed to users: its options (mutable between steps) and parameter names. */
 export type ParamGroup<O> = O & { readonly params: readonly string[] };
 
-/** Serialisable optimizer state: plain JSON, keyed by parameter name. */
-export interface StateDict {
-  format: 'schedulefree-state/1';
-  optimizer: string;
-  mode: Mode;
-  groups: Array<{
-    params: string[];
-    options: Record<string, unknown>;
-    counters: Record<string, number>;
-    initialized: boolean;
-  }>;
-  /** Parameter name → slot name → values (flattened row-major). Only for initialized groups. */
-  state: Record<string, Record<string, number[]>>;
-}
-
 interface ParamEntry<T> {
   readonly name: string;
   readonly group: number;
@@ -46,8 +29,6 @@ interface ParamEntry<T> {
   /** `param` plus the algorithm's state slots once initialized. */
   slots: Record<string, T>;
 }
-
-const STATE_FORMAT = 'schedulefree-state/1';
 
 /**
  * The shared machinery of every optimizer object: parameter groups, per-parameter state buffers,
@@ -204,70 +185,13 @@ export abstract class OptimizerEngine<T, O extends object> {
    */
   loadStateDict(stateDict: StateDict): void {
     this.ensureUsable('loadStateDict');
-    const where = `${this.algorithm.name}.loadStateDict`;
-    const fail = (msg: string): never => {
-      throw new ScheduleFreeError('STATE_MISMATCH', `${where}: ${msg}`);
-    };
-    if (!stateDict || typeof stateDict !== 'object' || stateDict.format !== STATE_FORMAT) {
-      fail(`expected an object from stateDict() with format "${STATE_FORMAT}".`);
-    }
-    if (stateDict.optimizer !== this.algorithm.name) {
-      fail(
-        `the state is from ${stateDict.optimizer}, not ${this.algorithm.name}. Load it into the same optimizer class.`,
-      );
-    }
-    if (stateDict.mode !== 'train' && stateDict.mode !== 'eval')
-      fail(`invalid mode ${JSON.stringify(stateDict.mode)}.`);
-    const saved = stateDict.groups;
-    if (!Array.isArray(saved) || saved.length !== this.paramGroups.length) {
-      fail(`the state has ${saved?.length} parameter groups, this optimizer has ${this.paramGroups.length}.`);
-    }
-    const savedNames = saved.flatMap((g) => g.params);
-    const missing = this.entries.map((e) => e.name).filter((n) => !savedNames.includes(n));
-    const extra = savedNames.filter((n) => !this.byName.has(n));
-    if (missing.length || extra.length) {
-      fail(
-        `parameter names differ (missing from the state: ${missing.join(', ') || 'none'}; unknown here: ${extra.join(', ') || 'none'}). Was it saved from a different model?`,
-      );
-    }
-    // Map each saved group to the current group holding the same parameters.
-    const targetOf = saved.map((g, si) => {
-      const gi = this.byName.get(g.params[0])?.group ?? -1;
-      const current = this.paramGroups[gi]?.params ?? [];
-      if (current.length !== g.params.length || !g.params.every((n) => this.byName.get(n)?.group === gi)) {
-        fail(`saved group ${si} (${g.params.join(', ')}) does not match any parameter group here.`);
-      }
-      return gi;
-    });
-    const plans = saved.map((g, si) => {
-      const options = { ...cloneOptions(g.options) } as O;
-      this.algorithm.validate(options as Record<string, unknown>, `${where} (saved group ${si})`);
-      const slotSpecs = this.algorithm.slots(options);
-      if (g.initialized) {
-        for (const name of g.params) {
-          const slots = stateDict.state?.[name];
-          if (!slots) fail(`no state for parameter "${name}".`);
-          const wanted = slotSpecs.map((s) => s.name).sort();
-          const got = Object.keys(slots).sort();
-          if (wanted.join() !== got.join()) {
-            fail(`parameter "${name}" has state slots [${got}] but this optimizer needs [${wanted}].`);
-          }
-          const size = this.byName.get(name)!.size;
-          for (const s of got) {
-            const values = slots[s];
-            if (!Array.isArray(values) || values.length !== size) {
-              fail(
-                `slot "${s}" of parameter "${name}" has ${values?.length} values; the parameter has ${size} elements.`,
-              );
-            }
-          }
-        }
-      }
-      for (const key of Object.keys(this.algorithm.initialCounters())) {
-        if (typeof g.counters?.[key] !== 'number') fail(`saved group ${si} lacks counter "${key}".`);
-      }
-      return { gi: targetOf[si], options, slotSpecs, saved: g };
-    });
+    const sizes = new Map(this.entries.map((e) => [e.name, { group: e.group, size: e.size }]));
+    const plans = planStateLoad(
+      this.algorithm,
+      this.paramGroups.map((g) => g.params),
+      sizes,
+      stateDict,
+    ).map((p) => ({ gi: p.group, options: p.options as O, slotSpecs: p.slots, saved: p.saved }));
 
     for (const { gi, options, slotSpecs, saved: g } of plans) {
       for (const key of Object.keys(this.paramGroups[gi]))
@@ -660,11 +584,4 @@ function normalizeGroups<T, O>(
     );
   }
   return groups;
-}
-
-/** Deep-copies option values (arrays such as `betas`) so user objects are never aliased. */
-function cloneOptions<V extends Record<string, unknown>>(options: V): V {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) out[k] = Array.isArray(v) ? [...v] : v;
-  return out as V;
 }

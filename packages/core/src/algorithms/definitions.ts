@@ -303,10 +303,9 @@ export const AdamWScheduleFreePaperAlgorithm = makeAlgorithm<AdamWScheduleFreePa
   schema: { ...adamSchema('fused'), ...warmupSchema },
   beta: (o) => o.betas[0],
   direction(o, k) {
-    const bc2 = biasCorrection(o.betas[1], k + 1);
     // Dividing v by exactly 1 keeps the shared program while leaving v uncorrected.
     return {
-      lrFactor: warmupFactor(k, o.warmupSteps) * Math.sqrt(bc2),
+      lrFactor: warmupFactor(k, o.warmupSteps) * paperLrFactor(o.betas[1], k + 1),
       ...adamDirection(o, k + 1, true, 0, 1),
     };
   },
