@@ -5,17 +5,16 @@ import type {
   ReplayBackend,
   ReplaySubject,
 } from '@schedulefree/conformance';
-import type { Algorithm } from '@schedulefree/core';
+import type { BaseAlgorithm } from '@schedulefree/wrapper';
 import * as classes from './classes.js';
-import type { OnnxEngineOptions, OnnxOptimizerOptions } from './engine.js';
-import {
-  createClosureOptimizer,
-  createOptimizer,
-  type OnnxScheduleFreeClosureOptimizer,
-  type OnnxScheduleFreeOptimizer,
-  type OrtModuleInput,
+import type { OnnxEngineOptions } from './engine.js';
+import type {
+  OnnxScheduleFreeClosureOptimizer,
+  OnnxScheduleFreeOptimizer,
+  OrtModuleInput,
 } from './optimizers.js';
 import type { OrtTensor } from './runtime.js';
+import { baseAlgorithms, ScheduleFreeWrapper, ScheduleFreeWrapperReference } from './wrapper.js';
 
 /**
  * Conformance backends of this package for `pnpm conformance replay --backend NAME`:
@@ -24,33 +23,28 @@ import type { OrtTensor } from './runtime.js';
  */
 
 type AnyOptimizer = OnnxScheduleFreeOptimizer<object> | OnnxScheduleFreeClosureOptimizer<object>;
-type Factory = (
-  ort: OrtModuleInput,
-  params: unknown,
-  options: OnnxOptimizerOptions<object>,
-) => Promise<AnyOptimizer>;
+type Factory = (ort: OrtModuleInput, params: unknown, engine: OnnxEngineOptions) => Promise<AnyOptimizer>;
 
 const flatten = (v: NestedNumbers): number[] => (Array.isArray(v) ? v.flatMap(flatten) : [v]);
 
-/** Finds wrapper algorithms when `@schedulefree/wrapper` provides them (it is optional here). */
-export type WrapperAlgorithmFactory = (spec: CaseSpec) => Algorithm<object> | null;
-
-/** The optimizer of a case: a class of this package, or an algorithm from `wrapper`. */
-function factoryFor(spec: CaseSpec, wrapper?: WrapperAlgorithmFactory): Factory | string {
+/** The optimizer of a case: a class of this package, or a wrapper around a base algorithm. */
+function factoryFor(spec: CaseSpec): Factory | string {
   if (spec.base) {
-    const algorithm = wrapper?.(spec);
-    if (!algorithm) return `${spec.optimizer} needs @schedulefree/wrapper, which does not provide it`;
-    return (ort, params, options) =>
-      algorithm.kind === 'closure'
-        ? createClosureOptimizer(ort, algorithm, params as never, options)
-        : createOptimizer(ort, algorithm, params as never, options);
+    const base = (baseAlgorithms as Record<string, BaseAlgorithm<{ lr: number }>>)[spec.base.type];
+    const Wrapper = { ScheduleFreeWrapper, ScheduleFreeWrapperReference }[
+      spec.optimizer as 'ScheduleFreeWrapper'
+    ];
+    if (!base || !Wrapper) return `${spec.optimizer} around ${spec.base.type} is not available here`;
+    // The case's options are the wrapper's; the base's options are its group options.
+    return (ort, params, engine) =>
+      Wrapper.create(ort, base, params as never, { ...spec.base!.options, ...engine } as never, spec.options);
   }
   const Cls = (classes as Record<string, unknown>)[spec.optimizer] as
     | { create(ort: OrtModuleInput, params: never, options: never): Promise<AnyOptimizer> }
     | undefined;
   if (!Cls || typeof Cls.create !== 'function')
     return `${spec.optimizer} is not a class of @schedulefree/onnx`;
-  return (ort, params, options) => Cls.create(ort, params as never, options as never);
+  return (ort, params, engine) => Cls.create(ort, params as never, { ...spec.options, ...engine } as never);
 }
 
 async function toHost(tensors: Record<string, OrtTensor>): Promise<HostRecord> {
@@ -65,17 +59,16 @@ export function onnxReplayBackend(
   name: string,
   ort: OrtModuleInput,
   engineOptions: OnnxEngineOptions = {},
-  wrapper?: WrapperAlgorithmFactory,
 ): ReplayBackend {
   return {
     name,
     dtype: 'float32',
     supports(spec) {
-      const factory = factoryFor(spec, wrapper);
+      const factory = factoryFor(spec);
       return typeof factory === 'string' ? factory : null;
     },
     async create(spec): Promise<ReplaySubject> {
-      const factory = factoryFor(spec, wrapper);
+      const factory = factoryFor(spec);
       if (typeof factory === 'string') throw new Error(factory);
       const tensors = Object.fromEntries(
         Object.entries(spec.params).map(([k, v]) => [k, Float32Array.from(flatten(v))]),
@@ -86,7 +79,7 @@ export function onnxReplayBackend(
             ...g.options,
           }))
         : tensors;
-      const optimizer = await factory(ort, params, { ...spec.options, ...engineOptions });
+      const optimizer = await factory(ort, params, engineOptions);
       const closure = spec.optimizer.endsWith('Closure');
       const convert = (grads: HostRecord) =>
         Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, Float32Array.from(v)]));

@@ -291,7 +291,8 @@ export abstract class OnnxOptimizerEngine<O extends object> {
   evalParams(): Promise<Record<string, OrtTensor>> {
     return this.serial('evalParams', async () => {
       const result: Record<string, OrtTensor> = {};
-      const atY = this.currentMode === 'train' && this.algorithm.kind !== 'closure';
+      const kind = this.algorithm.kind;
+      const atY = this.currentMode === 'train' && (kind === 'fused' || kind === 'reference');
       for (const [gi, group] of this.groups.entries()) {
         if (atY && group.initialized) {
           const run = await this.runProgram(gi, this.algorithm.moveTo(this.paramGroups[gi], 'x'), {

@@ -20,6 +20,19 @@ export {
   type SGDScheduleFreeOptions,
   type StateDict,
 } from '@schedulefree/core';
+export {
+  AdagradAlgorithm,
+  type AdagradOptions,
+  AdamAlgorithm,
+  type AdamOptions,
+  AdamWAlgorithm,
+  type BaseAlgorithm,
+  RMSpropAlgorithm,
+  type RMSpropOptions,
+  type ScheduleFreeWrapperOptions,
+  SGDAlgorithm,
+  type SGDOptions,
+} from '@schedulefree/wrapper';
 export * from './classes.js';
 export type {
   OnnxEngineOptions,
@@ -41,3 +54,9 @@ export {
   type OrtModuleInput,
 } from './optimizers.js';
 export type { OrtModule, OrtTensor, TensorInput } from './runtime.js';
+export {
+  baseAlgorithms,
+  OnnxBaseOptimizer,
+  ScheduleFreeWrapper,
+  ScheduleFreeWrapperReference,
+} from './wrapper.js';
