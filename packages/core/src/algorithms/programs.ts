@@ -66,50 +66,44 @@ function direction<T, S>(
 }
 
 /**
- * One step of the memory-efficient classes (param holds y): with u = direction + wd·y,
- * `y ← lerp(y, z, c) + γ(β(1−c) − 1)·u` (scalar `yCoef`) and `z ← z − γ·u`.
+ * One step of the memory-efficient classes, with u = direction + wd·y and z ← z − γ·u:
+ * - `fused` (param holds y): `y ← lerp(y, z, c) + γ(β(1−c) − 1)·u` (scalar `yCoef`);
+ * - `closure` (param holds y on entry, x on exit): `x = lerp(y, z, 1 − 1/β)` (scalar `toX`), then
+ *   `x ← lerp(x, z_new, c)`.
  */
-export function fusedStepProgram(d: DirectionConfig, decay: boolean): ElementwiseProgram {
-  const key = `sf-fused:${directionKey(d)}${decay ? ':wd' : ''}`;
+function sfStepProgram(d: DirectionConfig, decay: boolean, form: 'fused' | 'closure'): ElementwiseProgram {
+  const key = `sf-${form}:${directionKey(d)}${decay ? ':wd' : ''}`;
   return cached(key, () =>
     defineProgram({
       key,
       inputs: ['param', 'grad', 'z', ...directionSlots(d)],
-      scalars: [...directionScalars(d), ...(decay ? ['wd'] : []), 'c', 'lr', 'yCoef'],
+      scalars: [
+        ...directionScalars(d),
+        ...(decay ? ['wd'] : []),
+        'c',
+        'lr',
+        form === 'fused' ? 'yCoef' : 'toX',
+      ],
       outputs: ['param', 'z', ...directionSlots(d)],
       body(ops, t, s) {
         const { u: raw, state } = direction(ops, d, t, s);
         const u = decay ? ops.add(raw, ops.mulScalar(t.param, s.wd)) : raw;
-        const param = ops.add(ops.lerp(t.param, t.z, s.c), ops.mulScalar(u, s.yCoef));
         const z = ops.sub(t.z, ops.mulScalar(u, s.lr));
+        const param =
+          form === 'fused'
+            ? ops.add(ops.lerp(t.param, t.z, s.c), ops.mulScalar(u, s.yCoef))
+            : ops.lerp(ops.lerp(t.param, t.z, s.toX), z, s.c);
         return { param, z, ...state };
       },
     }),
   );
 }
 
-/**
- * One step of the closure classes (param holds y on entry, x on exit):
- * `x = lerp(y, z, 1 − 1/β)`, `z ← z − γ·u`, `x ← lerp(x, z, c)`.
- */
-export function closureStepProgram(d: DirectionConfig, decay: boolean): ElementwiseProgram {
-  const key = `sf-closure:${directionKey(d)}${decay ? ':wd' : ''}`;
-  return cached(key, () =>
-    defineProgram({
-      key,
-      inputs: ['param', 'grad', 'z', ...directionSlots(d)],
-      scalars: [...directionScalars(d), ...(decay ? ['wd'] : []), 'c', 'lr', 'toX'],
-      outputs: ['param', 'z', ...directionSlots(d)],
-      body(ops, t, s) {
-        const { u: raw, state } = direction(ops, d, t, s);
-        const u = decay ? ops.add(raw, ops.mulScalar(t.param, s.wd)) : raw;
-        const x = ops.lerp(t.param, t.z, s.toX);
-        const z = ops.sub(t.z, ops.mulScalar(u, s.lr));
-        return { param: ops.lerp(x, z, s.c), z, ...state };
-      },
-    }),
-  );
-}
+/** One step of the classes whose parameters hold y (see {@link sfStepProgram}). */
+export const fusedStepProgram = (d: DirectionConfig, decay: boolean) => sfStepProgram(d, decay, 'fused');
+
+/** One step of the closure classes (see {@link sfStepProgram}). */
+export const closureStepProgram = (d: DirectionConfig, decay: boolean) => sfStepProgram(d, decay, 'closure');
 
 /** Where the reference classes apply weight decay: none, the SGD gradient, or z directly. */
 export type ReferenceDecay = 'none' | 'grad-at-y' | 'z-at-y' | 'z-at-z';
