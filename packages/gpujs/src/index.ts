@@ -1,1 +1,37 @@
-export {};
+/**
+ * @schedulefree/gpujs — Schedule-Free optimizers whose update runs as generated gpu.js kernels: the
+ * core's traced update lowered to one kernel map (WebGL) or one kernel per output (WebGPU, webasm,
+ * cpu), with the step's scalars as kernel arguments and the state kept on the GPU between steps.
+ * @packageDocumentation
+ */
+
+export {
+  type AdamWScheduleFreeClosureOptions,
+  type AdamWScheduleFreeOptions,
+  type AdamWScheduleFreePaperOptions,
+  type AdamWScheduleFreeReferenceOptions,
+  type Algorithm,
+  type EngineOptions,
+  type Mode,
+  type ParamGroup,
+  type RAdamScheduleFreeOptions,
+  ScheduleFreeError,
+  type ScheduleFreeErrorCode,
+  type SGDScheduleFreeOptions,
+  type StateDict,
+} from '@schedulefree/core';
+export * from './classes.js';
+export { capacityProblem, type DeviceLimits, textureSizeOf } from './limits.js';
+export { type KernelArgument, type LoweredKernel, lowerGraph, type OutputStyle } from './lower.js';
+export {
+  GpuJsClosureOptimizer,
+  type GpuJsClosureResult,
+  type GpuJsGrads,
+  GpuJsOptimizer,
+  GpuJsOptimizerBase,
+  type GpuJsOptions,
+  type GpuJsParams,
+  type GpuJsTensor,
+} from './optimizer.js';
+export type { GpuJsRuntimeOptions, KernelStyle } from './runtime.js';
+export type { DeviceValue, GpuGradValue, GpuParamValue, WebGPUBufferResultLike } from './values.js';

@@ -1,0 +1,149 @@
+import { check, ScheduleFreeError } from '@schedulefree/core';
+import type { GpuRuntime } from './runtime.js';
+import { GpuTensor } from './tensor.js';
+import {
+  type DeviceValue,
+  describeValue,
+  deviceShape,
+  flatHost,
+  hostLength,
+  isDeviceValue,
+  isInput,
+  isNestedRows,
+  shapeSize,
+} from './values.js';
+
+/** A parameter checked and ready to become a tensor: its shape and where its values come from. */
+export interface ParamSource {
+  readonly shape: readonly number[];
+  readonly source: Float32Array | DeviceValue;
+}
+
+/** Texture types holding one float per element (not the `Array(k)` textures of packed kernels). */
+const SCALAR_TEXTURE_TYPES = new Set([
+  'NumberTexture',
+  'ArrayTexture(1)',
+  'MemoryOptimizedNumberTexture',
+  'WebGPUBuffer',
+]);
+
+const FLOAT32_HINT =
+  'gpu.js computes in float32: pass a Float32Array (e.g. Float32Array.from(values)), input(values, [x, y]) for a shaped one, or a texture from one of your kernels';
+
+/** Why a device value cannot be used on this runtime, or null. */
+function deviceProblem(value: DeviceValue, runtime: GpuRuntime): string | null {
+  const type = String((value as { type?: unknown }).type ?? '');
+  if (runtime.residence === 'host') {
+    return `it is a ${type || 'GPU value'}, but this GPU runs kernels in ${runtime.mode} mode, where tensors are Float32Arrays; pass a Float32Array`;
+  }
+  if ((type === 'WebGPUBuffer') !== (runtime.mode === 'webgpu')) {
+    return `it is a ${type}, which ${runtime.mode} kernels cannot read; create it with the GPU instance given to the optimizer`;
+  }
+  if (!SCALAR_TEXTURE_TYPES.has(type) || ((value as { componentCount?: number }).componentCount ?? 1) !== 1) {
+    return `it is a ${type} holding several values per element; pass a kernel output with one number per element`;
+  }
+  return null;
+}
+
+/** Checks one parameter and says where its values come from. Throws `INVALID_PARAMS` naming it. */
+export function paramSource(where: string, name: string, value: unknown, runtime: GpuRuntime): ParamSource {
+  const fail = (why: string): never => {
+    throw new ScheduleFreeError('INVALID_PARAMS', `${where}: parameter "${name}" ${why}.`);
+  };
+  let shape: number[];
+  let source: Float32Array | DeviceValue;
+  if (value instanceof Float32Array) {
+    shape = [value.length];
+    source = value;
+  } else if (isInput(value)) {
+    if (!(value.value instanceof Float32Array))
+      fail(`is an input() over a ${describeValue(value.value)}; ${FLOAT32_HINT}`);
+    shape = Array.from(value.size as ArrayLike<number>);
+    source = value.value as unknown as Float32Array;
+    if (shapeSize(shape) !== source.length) {
+      fail(
+        `is an input() of size [${shape.join(', ')}] over ${source.length} values; the size must cover them exactly`,
+      );
+    }
+  } else if (isDeviceValue(value)) {
+    const problem = deviceProblem(value, runtime);
+    if (problem) fail(`cannot be used: ${problem}`);
+    shape = deviceShape(value);
+    source = value;
+  } else {
+    return fail(`is a ${describeValue(value)}; ${FLOAT32_HINT}`);
+  }
+  if (shapeSize(shape) === 0) fail('has no elements');
+  if (runtime.residence === 'host') shape = [shapeSize(shape)];
+  const problem = runtime.capacityProblem(shape);
+  if (problem) fail(`is too large for one ${runtime.mode} tensor: ${problem}`);
+  return { shape, source };
+}
+
+/**
+ * Converts a record of user gradients to tensors shaped like their parameters. Host data keeps its
+ * buffer (it is only read); nested rows are flattened. Unknown names and missing gradients are left
+ * for the engine, which reports them with the names of every parameter.
+ */
+export function gradientTensors(
+  where: string,
+  grads: unknown,
+  params: ReadonlyMap<string, GpuTensor>,
+  runtime: GpuRuntime,
+): Record<string, GpuTensor> {
+  check(
+    grads !== null && typeof grads === 'object' && !ArrayBuffer.isView(grads) && !Array.isArray(grads),
+    'MISSING_GRAD',
+    () => `${where}: expected a record of gradients keyed by parameter name, got ${describeValue(grads)}.`,
+  );
+  const out: Record<string, GpuTensor> = {};
+  for (const [name, value] of Object.entries(grads as Record<string, unknown>)) {
+    const param = params.get(name);
+    if (!param) {
+      out[name] = new GpuTensor([0], null, false); // the engine names it as unknown
+      continue;
+    }
+    if (value == null) continue; // the engine names it as missing
+    out[name] = gradientTensor(where, name, value, param, runtime);
+  }
+  return out;
+}
+
+function gradientTensor(
+  where: string,
+  name: string,
+  value: unknown,
+  param: GpuTensor,
+  runtime: GpuRuntime,
+): GpuTensor {
+  const fail = (code: 'DTYPE_MISMATCH' | 'SHAPE_MISMATCH', why: string): never => {
+    throw new ScheduleFreeError(code, `${where}: gradient "${name}" ${why}.`);
+  };
+  // A wrong element count keeps its own size, so the engine reports it in its usual words.
+  const sized = (n: number) => (n === param.size ? param.shape : [n]);
+  if (value instanceof Float32Array) return new GpuTensor(sized(value.length), value, false);
+  if (isInput(value)) {
+    if (!(value.value instanceof Float32Array))
+      fail('DTYPE_MISMATCH', `is an input() over a ${describeValue(value.value)}; ${FLOAT32_HINT}`);
+    const data = value.value as unknown as Float32Array;
+    return new GpuTensor(sized(data.length), data, false);
+  }
+  if (isNestedRows(value)) {
+    const n = hostLength(value);
+    return new GpuTensor(sized(n), flatHost(value, n), false);
+  }
+  if (isDeviceValue(value)) {
+    const problem = deviceProblem(value, runtime);
+    if (problem) fail('DTYPE_MISMATCH', `cannot be used: ${problem}`);
+    const shape = deviceShape(value);
+    if (shape.join() !== param.shape.join()) {
+      if (shapeSize(shape) !== param.size) return new GpuTensor(shape, value, false);
+      fail(
+        'SHAPE_MISMATCH',
+        `has shape [${shape.join(', ')}] but the parameter has [${param.shape.join(', ')}]; give the gradient kernel output [${param.shape.join(', ')}]`,
+      );
+    }
+    return new GpuTensor(param.shape, value, false);
+  }
+  return fail('DTYPE_MISMATCH', `is a ${describeValue(value)}; ${FLOAT32_HINT}`);
+}
