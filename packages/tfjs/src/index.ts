@@ -1,1 +1,35 @@
-export {};
+/**
+ * @schedulefree/tfjs — Schedule-Free optimizers (Defazio et al., "The Road Less Scheduled", 2024)
+ * as TensorFlow.js optimizers: `model.compile({ optimizer: new AdamWScheduleFree({ lr: 3e-3 }) })`.
+ * @packageDocumentation
+ */
+
+export {
+  type AdamWScheduleFreeOptions,
+  type AdamWScheduleFreePaperOptions,
+  type AdamWScheduleFreeReferenceOptions,
+  type Algorithm,
+  type Mode,
+  type RAdamScheduleFreeOptions,
+  ScheduleFreeError,
+  type ScheduleFreeErrorCode,
+  type SGDScheduleFreeOptions,
+} from '@schedulefree/core';
+export type { KernelMode } from './backend.js';
+export * from './classes.js';
+export { ScheduleFreeTfjsOptimizer } from './optimizer.js';
+export type {
+  ParamGroupSpec,
+  TfjsEngineOptions,
+  TfjsOptimizerOptions,
+  VariableSelector,
+} from './options.js';
+export type { NamedTensor } from './serialization.js';
+export type { GradientsInput, ModelLike } from './variables.js';
+export {
+  baseLearningRate,
+  ScheduleFreeWrapper,
+  type ScheduleFreeWrapperInit,
+  type ScheduleFreeWrapperOptions,
+  scheduleFreeWrapper,
+} from './wrapper.js';

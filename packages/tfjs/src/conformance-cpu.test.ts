@@ -1,0 +1,4 @@
+import { tfjsReplayBackend } from './conformance.js';
+import { defineTfjsConformance } from './test-support/conformance-suite.js';
+
+defineTfjsConformance(tfjsReplayBackend('cpu'));

@@ -1,0 +1,188 @@
+/**
+ * Conformance backends of @schedulefree/tfjs (`tfjs-cpu`, `tfjs-wasm`) for the replay CLI and the
+ * conformance suite: float32 variables; recorded gradients go through `applyGradients` in train
+ * mode, and the closure classes run as `minimize` in eval mode (the closure form of this package).
+ * @packageDocumentation
+ */
+import type { CaseSpec, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
+import * as tf from '@tensorflow/tfjs';
+import type { KernelMode } from './backend.js';
+import {
+  AdamWScheduleFree,
+  AdamWScheduleFreeReference,
+  RAdamScheduleFree,
+  SGDScheduleFree,
+} from './classes.js';
+import { algorithmWrapperFor, tfBaseFor } from './conformance-bases.js';
+import {
+  AdamWScheduleFreePaper,
+  ScheduleFreeTfjsOptimizer,
+  ScheduleFreeWrapper,
+  SGDScheduleFreeReference,
+} from './index.js';
+
+type Nested = number | Nested[];
+
+function shapeOf(value: Nested): number[] {
+  return Array.isArray(value) ? [value.length, ...(value.length ? shapeOf(value[0]) : [])] : [];
+}
+const flat = (value: Nested): number[] => (Array.isArray(value) ? value.flatMap(flat) : [value]);
+
+type Ctor = new (options: Record<string, unknown>) => ScheduleFreeTfjsOptimizer<object>;
+const classes: Record<string, Ctor> = {
+  SGDScheduleFree: SGDScheduleFree as unknown as Ctor,
+  SGDScheduleFreeReference: SGDScheduleFreeReference as unknown as Ctor,
+  AdamWScheduleFree: AdamWScheduleFree as unknown as Ctor,
+  AdamWScheduleFreeReference: AdamWScheduleFreeReference as unknown as Ctor,
+  AdamWScheduleFreePaper: AdamWScheduleFreePaper as unknown as Ctor,
+  RAdamScheduleFree: RAdamScheduleFree as unknown as Ctor,
+  // The closure form of a tfjs optimizer is minimize() in eval mode.
+  SGDScheduleFreeClosure: SGDScheduleFree as unknown as Ctor,
+  AdamWScheduleFreeClosure: AdamWScheduleFree as unknown as Ctor,
+  RAdamScheduleFreeClosure: RAdamScheduleFree as unknown as Ctor,
+};
+
+let uid = 0;
+
+/** Options of {@link tfjsReplayBackend}. */
+export interface TfjsReplayOptions {
+  /** Name for the CLI (default `tfjs-<backend>`). */
+  name?: string;
+  /** Kernel mode of the optimizers (default `'fused'`). */
+  kernels?: KernelMode;
+}
+
+/** Builds the optimizer of a case (with its parameter groups), or throws why it cannot. */
+function buildOptimizer(
+  spec: CaseSpec,
+  variables: Record<string, tf.Variable>,
+  kernels: KernelMode,
+): ScheduleFreeTfjsOptimizer<object> {
+  const groups = spec.groups?.map((g) => ({ ...g.options, params: g.params.map((n) => variables[n]) }));
+  if (spec.optimizer === 'ScheduleFreeWrapper' || spec.optimizer === 'ScheduleFreeWrapperReference') {
+    const base = spec.base ?? { type: '?', options: {} };
+    const tfBase = spec.optimizer === 'ScheduleFreeWrapper' && !groups ? tfBaseFor(base) : null;
+    if (tfBase) return new ScheduleFreeWrapper(tfBase, spec.options) as ScheduleFreeTfjsOptimizer<object>;
+    // Otherwise the fused wrapper algorithm of @schedulefree/wrapper, on the generic optimizer.
+    return new ScheduleFreeTfjsOptimizer(algorithmWrapperFor(spec), {
+      ...base.options,
+      kernels,
+      ...(groups ? { paramGroups: groups } : {}),
+    });
+  }
+  const Cls = classes[spec.optimizer];
+  if (!Cls) throw new Error(`${spec.optimizer} is not available on tfjs`);
+  return new Cls({ ...spec.options, kernels, ...(groups ? { paramGroups: groups } : {}) });
+}
+
+/**
+ * A conformance backend running the tfjs optimizers on a tfjs backend (`cpu`, `wasm`, `webgl`,
+ * `webgpu`, ...), which must be registered; the backend is selected before every call.
+ */
+export function tfjsReplayBackend(backendName: string, options: TfjsReplayOptions = {}): ReplayBackend {
+  const kernels = options.kernels ?? 'fused';
+  const use = async () => {
+    if (tf.getBackend() !== backendName) {
+      if (!(await tf.setBackend(backendName)))
+        throw new Error(`tfjs backend ${backendName} is not available`);
+    }
+  };
+  return {
+    name: options.name ?? `tfjs-${backendName}`,
+    dtype: 'float32',
+    async create(spec: CaseSpec): Promise<ReplaySubject> {
+      await use();
+      const id = ++uid;
+      const shapes: Record<string, number[]> = {};
+      const variables: Record<string, tf.Variable> = {};
+      for (const [name, value] of Object.entries(spec.params)) {
+        shapes[name] = shapeOf(value as Nested);
+        const init = tf.tensor(flat(value as Nested), shapes[name], 'float32');
+        variables[name] = tf.variable(init, true, `${name}__${id}`);
+        init.dispose();
+      }
+      const names = Object.keys(variables);
+      let optimizer: ScheduleFreeTfjsOptimizer<object>;
+      try {
+        optimizer = buildOptimizer(spec, variables, kernels);
+      } catch (error) {
+        tf.dispose(Object.values(variables));
+        throw error;
+      }
+      const closure = spec.optimizer.endsWith('Closure');
+      const tensors = (grads: HostRecord) =>
+        Object.entries(grads).map(([name, values]) => ({
+          name: variables[name]?.name ?? name,
+          tensor: tf.tensor(
+            Float32Array.from(values),
+            variables[name] && values.length === variables[name].size ? shapes[name] : [values.length],
+          ),
+        }));
+      const read = (record: Record<string, tf.Tensor>, key: (name: string) => string) =>
+        Object.fromEntries(names.map((n) => [n, Float64Array.from(record[key(n)].dataSync())]));
+      return {
+        async train() {
+          await use();
+          if (!closure) optimizer.train();
+        },
+        async eval() {
+          await use();
+          if (!closure) optimizer.eval();
+        },
+        async step(grads) {
+          await use();
+          const named = tensors(grads);
+          try {
+            if (!closure) {
+              optimizer.applyGradients(named);
+              return;
+            }
+            const unknown = named.find((g) => !(g.name in tf.engine().registeredVariables));
+            if (unknown) throw new Error(`gradient "${unknown.name}" does not match any parameter`);
+            // sum(g · w) has gradient g with respect to w: the recorded gradient, taken at y.
+            const varList = named.map((g) => tf.engine().registeredVariables[g.name]);
+            optimizer.minimize(
+              () => tf.addN(named.map((g, i) => tf.sum(tf.mul(g.tensor, varList[i])))) as tf.Scalar,
+              false,
+              varList,
+            );
+          } finally {
+            tf.dispose(named.map((g) => g.tensor));
+          }
+        },
+        async params() {
+          await use();
+          return read(variables, (n) => n);
+        },
+        async evalParams() {
+          await use();
+          const x = optimizer.evalParams();
+          try {
+            return read(x, (n) => variables[n].name);
+          } finally {
+            tf.dispose(Object.values(x));
+          }
+        },
+        async dispose() {
+          optimizer.dispose();
+          tf.dispose(Object.values(variables));
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The backends the replay CLI finds (`pnpm conformance replay --backend tfjs-wasm`): `tfjs-cpu`
+ * always, `tfjs-wasm` when `@tensorflow/tfjs-backend-wasm` is installed.
+ */
+export async function conformanceBackends(): Promise<ReplayBackend[]> {
+  const backends = [tfjsReplayBackend('cpu')];
+  try {
+    await import('@tensorflow/tfjs-backend-wasm');
+    backends.push(tfjsReplayBackend('wasm'));
+  } catch {
+    // Not installed: only the cpu backend.
+  }
+  return backends;
+}

@@ -1,0 +1,67 @@
+import type * as tf from '@tensorflow/tfjs';
+
+type Info = tf.TensorInfo;
+
+/**
+ * Direct access to the float32 storage of a tfjs backend that keeps tensors in host memory (the
+ * `cpu` backend's typed arrays, the `wasm` backend's heap). Kernels registered for these backends
+ * read their inputs and write freshly allocated outputs without any copy.
+ */
+export interface HostAccess {
+  /** A view of a float32 tensor's storage. Views into the wasm heap die when the heap grows. */
+  view(info: Info): Float32Array;
+  /** Allocates an output tensor of the given shape; fill it through {@link view} after all allocations. */
+  allocate(shape: number[]): Info;
+}
+
+interface CpuLike {
+  data: { get(dataId: object): { values?: unknown } | undefined };
+  makeTensorInfo(shape: number[], dtype: 'float32', values?: Float32Array): Info;
+}
+
+interface WasmLike {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): Info;
+  typedArrayFromHeap(info: Info): Float32Array;
+}
+
+const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+function cpuAccess(backend: CpuLike): HostAccess {
+  return {
+    view(info) {
+      const values = backend.data.get(info.dataId)?.values;
+      if (!(values instanceof Float32Array)) throw new Error('expected a float32 tensor on the cpu backend');
+      return values;
+    },
+    allocate: (shape) => backend.makeTensorInfo(shape, 'float32', new Float32Array(sizeOf(shape))),
+  };
+}
+
+function wasmAccess(backend: WasmLike): HostAccess {
+  return {
+    view: (info) => backend.typedArrayFromHeap(info),
+    allocate: (shape) => backend.makeOutput(shape, 'float32'),
+  };
+}
+
+/**
+ * Host access for a backend instance, or null when its tensors live elsewhere (webgl, webgpu) or it
+ * does not look like the tfjs `cpu`/`wasm` backends this package was written against.
+ */
+export function hostAccessFor(backendName: string, backend: unknown): HostAccess | null {
+  const b = backend as Partial<CpuLike & WasmLike> | null;
+  if (!b) return null;
+  if (backendName === 'cpu' && typeof b.data?.get === 'function' && typeof b.makeTensorInfo === 'function') {
+    return cpuAccess(b as CpuLike);
+  }
+  if (
+    backendName === 'wasm' &&
+    typeof b.dataIdMap?.get === 'function' &&
+    typeof b.makeOutput === 'function' &&
+    typeof b.typedArrayFromHeap === 'function'
+  ) {
+    return wasmAccess(b as WasmLike);
+  }
+  return null;
+}

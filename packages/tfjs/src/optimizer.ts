@@ -1,0 +1,599 @@
+import { type Algorithm, type Backend, check, type Mode, ScheduleFreeError } from '@schedulefree/core';
+import * as tf from '@tensorflow/tfjs';
+import { tfjsBackend } from './backend.js';
+import { type EngineSnapshot, TfjsEngine } from './engine.js';
+import { TfjsOps } from './ops.js';
+import {
+  type ParamGroupSpec,
+  type ParsedOptions,
+  parseOptions,
+  type TfjsOptimizerOptions,
+  type VariableSelector,
+} from './options.js';
+import {
+  checkStateTensors,
+  encodeHeader,
+  HEADER_NAME,
+  matchVariables,
+  type NamedTensor,
+  readWeights,
+  type StateHeader,
+  stateTensorCount,
+  stateTensorNames,
+} from './serialization.js';
+import {
+  cleanGradients,
+  type GradientsInput,
+  lookupVariables,
+  type ModelLike,
+  variablesOf,
+} from './variables.js';
+
+/** State restored by `setWeights` before the optimizer knows its variables (e.g. `tf.loadLayersModel`). */
+interface PendingState {
+  header: StateHeader;
+  /** State tensors in header order, owned by the optimizer. */
+  tensors: tf.Tensor[];
+}
+
+/**
+ * A Schedule-Free optimizer as a real `tf.Optimizer`, for any core {@link Algorithm}. Works with
+ * `model.compile`/`fit`, custom loops (`minimize`, `applyGradients`), `model.save` with
+ * `includeOptimizer` and `tf.loadLayersModel`.
+ *
+ * Modes: optimizers start in **eval mode**, where the variables hold x (the average) and
+ * `minimize(f)` takes the closure form (move to y, gradients, update, back to x), so `fit`, its
+ * validation, `evaluate`, `predict` and `save` all see x with no extra call. After `train()` the
+ * variables hold y and `minimize`/`applyGradients` are the fast path; call `eval()` before
+ * evaluating or saving.
+ *
+ * The optimizer learns its variables at the first step (from the gradients, or `varList`), or from
+ * {@link attach}. State is kept per variable, checked on every step, and saved with its counters
+ * exactly.
+ */
+export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
+  /** The algorithm (options, state layout, schedule, update) this optimizer runs. */
+  readonly algorithm: Algorithm<O>;
+  protected readonly ops = new TfjsOps();
+  protected readonly backend: Backend<tf.Tensor>;
+  protected readonly parsed: ParsedOptions<O>;
+  private engine: TfjsEngine<O> | null = null;
+  /** The variables, in the order the optimizer first received them (the saved order). */
+  private bound: tf.Variable[] = [];
+  private pending: PendingState | null = null;
+  /** The mode before the variables are known. */
+  private requestedMode: Mode = 'eval';
+  private header: tf.Tensor | null = null;
+  private disposedFlag = false;
+
+  constructor(algorithm: Algorithm<O>, options?: TfjsOptimizerOptions<O>) {
+    super();
+    this.algorithm = algorithm;
+    this.parsed = parseOptions(algorithm, options);
+    this.backend = tfjsBackend(this.ops, this.parsed.engine.kernels);
+  }
+
+  /**
+   * `tf.Optimizer` answers `instanceof` for any object with `minimize`/`applyGradients`; this class
+   * and its subclasses use the prototype chain again, so `instanceof AdamWScheduleFree` means it.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass being tested against.
+    return Function.prototype[Symbol.hasInstance].call(this, value);
+  }
+
+  /**
+   * Builds an optimizer from {@link getConfig}'s output (used by `tf.loadLayersModel`, which also
+   * passes a `customObjects` entry that is not an option).
+   */
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    const { customObjects: _customObjects, ...options } = config;
+    return new cls(options);
+  }
+
+  /** Registered class name (subclasses) or the algorithm's name. */
+  override getClassName(): string {
+    return (this.constructor as { className?: string }).className ?? this.algorithm.name;
+  }
+
+  /** `'eval'` when the variables hold x (the default), `'train'` when they hold y. */
+  get mode(): Mode {
+    return this.engine ? this.engine.mode : this.requestedMode;
+  }
+
+  /** The top-level hyperparameters (with defaults). Change them with {@link setLearningRate} or {@link paramGroups}. */
+  get options(): Readonly<O> {
+    return this.parsed.config;
+  }
+
+  /**
+   * The live parameter groups (empty before the optimizer knows its variables). Edit `lr` or other
+   * options here between steps; each step validates them.
+   */
+  get paramGroups(): ReadonlyArray<O & { readonly params: readonly string[] }> {
+    return this.engine ? this.engine.paramGroups : [];
+  }
+
+  /** The learning rate of the top-level options. */
+  get learningRate(): number {
+    return (this.parsed.config as { lr: number }).lr;
+  }
+
+  /** Sets the learning rate of every parameter group (an external schedule may call this every step). */
+  setLearningRate(lr: number): void {
+    this.ensureUsable('setLearningRate');
+    this.algorithm.validate({ ...this.parsed.config, lr }, this.algorithm.name);
+    (this.parsed.config as { lr: number }).lr = lr;
+    for (const g of this.engine?.paramGroups ?? []) (g as unknown as { lr: number }).lr = lr;
+  }
+
+  /** Per-group counters: steps taken `k`, `lrMax`, `weightSum`, the last `scheduledLr`. */
+  groupState(group = 0): Readonly<Record<string, number>> {
+    this.ensureUsable('groupState');
+    if (this.engine) return this.engine.groupState(group);
+    const saved = this.pending?.header.groups[group];
+    return saved ? { ...saved.counters } : { ...this.algorithm.initialCounters() };
+  }
+
+  /** Switches to train mode: variables move to y. A no-op when already training. */
+  train(): this {
+    this.ensureUsable('train');
+    if (this.engine) this.engine.train();
+    else this.requestedMode = 'train';
+    return this;
+  }
+
+  /** Switches to eval mode: variables move to x. A no-op when already in eval mode. */
+  eval(): this {
+    this.ensureUsable('eval');
+    if (this.engine) this.engine.eval();
+    else this.requestedMode = 'eval';
+    return this;
+  }
+
+  /**
+   * Tells the optimizer its variables before the first step: a list of variables or a model (its
+   * trainable weights, in the order `fit` uses). Needed only to switch modes, or to read x, on a
+   * freshly loaded model before training it.
+   */
+  attach(target: readonly tf.Variable[] | ModelLike): this {
+    this.ensureUsable('attach');
+    const variables = variablesOf(target, `${this.algorithm.name}.attach`);
+    if (this.engine) {
+      const same = variables.length === this.bound.length && variables.every((v) => this.bound.includes(v));
+      check(
+        same,
+        'INVALID_PARAMS',
+        () =>
+          `${this.algorithm.name}.attach: the optimizer already trains other variables (${this.bound.map((v) => v.name).join(', ')}). Create a new optimizer for these.`,
+      );
+      return this;
+    }
+    this.bind(variables);
+    return this;
+  }
+
+  /**
+   * x (the evaluation point) as new tensors keyed by variable name, without touching the variables
+   * (the optax style). The caller owns (and disposes) them.
+   */
+  evalParams(): Record<string, tf.Tensor> {
+    this.ensureUsable('evalParams');
+    const engine = this.engine;
+    check(
+      engine !== null,
+      'INVALID_PARAMS',
+      () =>
+        `${this.algorithm.name}.evalParams(): the optimizer does not know its variables yet. Take a step first, or call optimizer.attach(model).`,
+    );
+    const copies = engine.evalParams();
+    const result: Record<string, tf.Tensor> = {};
+    for (const [name, v] of Object.entries(copies)) {
+      result[name] = tf.keep(tf.clone(v));
+      v.dispose();
+    }
+    return result;
+  }
+
+  /**
+   * Runs `fn` with the variables at x and puts y back exactly afterwards (also when `fn` throws or
+   * its promise rejects). In eval mode it simply calls `fn`.
+   */
+  withEvalParams<R>(fn: () => R): R {
+    this.ensureUsable('withEvalParams');
+    if (this.engine) return this.engine.withEvalParams(fn);
+    check(
+      this.pending?.header.mode !== 'train',
+      'INVALID_PARAMS',
+      () =>
+        `${this.algorithm.name}.withEvalParams(): the loaded variables hold y, and the optimizer does not know them yet. Call optimizer.attach(model) first.`,
+    );
+    return fn();
+  }
+
+  /**
+   * Minimizes `f()` by one step. In eval mode (the default) this is the closure form: the variables
+   * move to y, gradients are taken there, the update runs and the variables are left at x. In train
+   * mode the gradients are taken at the variables (y). Returns the cost if `returnCost`.
+   */
+  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
+    this.ensureUsable('minimize');
+    if (!this.engine && this.pending) {
+      // The loaded variables may need moving before f runs, so learn them first.
+      this.bind(varList ? varList.filter((v) => v.trainable) : this.discoverVariables(f));
+    }
+    const engine = this.engine;
+    let value: tf.Scalar;
+    if (!engine || engine.mode === 'train') {
+      let grads: tf.NamedTensorMap;
+      ({ value, grads } = this.computeGradients(f, varList));
+      try {
+        const named = cleanGradients(grads, this.algorithm.name, 'minimize');
+        const target =
+          this.engine ?? this.bind(orderedVariables(named, varList, this.algorithm.name, 'minimize'));
+        this.precheck(named);
+        if (target.mode === 'train') target.stepAtY(named, 'minimize');
+        else {
+          target.prepareEvalStep('minimize');
+          target.stepFromYToX(named, 'minimize');
+        }
+        this.afterStep();
+      } catch (error) {
+        value.dispose();
+        throw error;
+      } finally {
+        tf.dispose(grads);
+      }
+    } else {
+      value = this.minimizeAtY(engine, f, varList);
+    }
+    if (returnCost) return value;
+    value.dispose();
+    return null;
+  }
+
+  /** The eval-mode step: variables to y, gradients, update and move to x; restored exactly on any error. */
+  private minimizeAtY(engine: TfjsEngine<O>, f: () => tf.Scalar, varList?: tf.Variable[]): tf.Scalar {
+    engine.prepareEvalStep('minimize');
+    // Clones share storage with the variables, so these backups cost nothing.
+    const backups = this.bound.map((v) => tf.keep(tf.clone(v)));
+    const restore = () => this.bound.forEach((v, i) => v.assign(backups[i]));
+    let value: tf.Scalar | undefined;
+    let grads: tf.NamedTensorMap | undefined;
+    try {
+      engine.moveToY();
+      ({ value, grads } = this.computeGradients(f, varList));
+      const named = cleanGradients(grads, this.algorithm.name, 'minimize');
+      this.precheck(named);
+      if (!engine.stepFromYToX(named, 'minimize')) restore();
+      this.afterStep();
+      return value;
+    } catch (error) {
+      restore();
+      value?.dispose();
+      throw error;
+    } finally {
+      if (grads) tf.dispose(grads);
+      tf.dispose(backups);
+    }
+  }
+
+  /**
+   * Applies gradients taken at the variables (train mode only): `{ [variable.name]: gradient }` or
+   * `[{ name, tensor }]`. In eval mode it throws, saying to call `train()` or use `minimize`.
+   */
+  override applyGradients(variableGradients: GradientsInput): void {
+    this.ensureUsable('applyGradients');
+    const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
+    if (!this.engine) {
+      check(
+        this.requestedMode === 'train',
+        'WRONG_MODE',
+        () =>
+          `${this.algorithm.name}.applyGradients() was called in eval mode, where the variables hold x (the average). Call optimizer.train() before training steps (and optimizer.eval() before evaluating, predicting or saving), or use optimizer.minimize(f), which takes the step in eval mode and leaves the variables at x.`,
+      );
+      this.bind(lookupVariables(Object.keys(named), this.algorithm.name));
+    }
+    const engine = this.engine!;
+    if (engine.mode === 'train') this.precheck(named);
+    engine.stepAtY(named, 'applyGradients');
+    this.afterStep();
+  }
+
+  /** Serializable hyperparameters and engine options (not the parameter groups: those are saved with the weights). */
+  override getConfig(): tf.serialization.ConfigDict {
+    const { config, engine } = this.parsed;
+    return structuredClone({ ...config, ...engine }) as tf.serialization.ConfigDict;
+  }
+
+  /**
+   * The state to save: a header (mode, counters, options, the variables' names and shapes, exact
+   * as JSON) followed by each variable's state tensors. Returned tensors belong to the optimizer.
+   */
+  override async getWeights(): Promise<NamedTensor[]> {
+    this.ensureUsable('getWeights');
+    let header: StateHeader;
+    let tensors: NamedTensor[];
+    if (this.engine) ({ header, tensors } = this.describeState(this.engine.snapshot()));
+    else if (this.pending) {
+      header = this.pending.header;
+      const names = stateTensorNames(header);
+      tensors = this.pending.tensors.map((t, i) => ({ name: names[i], tensor: t }));
+    } else {
+      header = { ...this.emptyHeader(), mode: this.requestedMode };
+      tensors = [];
+    }
+    this.header?.dispose();
+    this.header = encodeHeader(header);
+    return [{ name: HEADER_NAME, tensor: this.header }, ...tensors, ...(await this.extraWeights())];
+  }
+
+  /**
+   * Restores state saved by {@link getWeights}, e.g. by `tf.loadLayersModel`. Before the first step
+   * the state waits, and is matched to the variables of the first step (by name if they all match,
+   * otherwise by position: a model loaded in the same process has renamed variables), checking
+   * count and shapes. A state that does not fit is a `STATE_MISMATCH` error that changes nothing.
+   */
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    this.ensureUsable('setWeights');
+    const where = `${this.getClassName()}.setWeights`;
+    const { header, state } = await readWeights(weightValues, this.algorithm.name, where);
+    checkStateTensors(header, state, where, false);
+    if (this.engine && header.params.length > 0) matchVariables(header, this.bound, where);
+    await this.restoreExtraWeights(state.slice(stateTensorCount(header)), where);
+    if (header.params.length === 0) {
+      // Saved before any step: back to a fresh optimizer in the saved mode.
+      this.engine?.dispose();
+      this.engine = null;
+      this.bound = [];
+      if (this.pending) tf.dispose(this.pending.tensors);
+      this.pending = null;
+      this.requestedMode = header.mode;
+      this.iterations_ = 0;
+      return;
+    }
+    const pending: PendingState = {
+      header,
+      tensors: state.slice(0, stateTensorCount(header)).map((t) => tf.variable(t.tensor, false)),
+    };
+    if (this.engine) {
+      try {
+        const { engine, ordered } = this.restore(pending, this.bound, where);
+        this.engine.dispose();
+        this.engine = engine;
+        this.bound = ordered;
+      } catch (error) {
+        tf.dispose(pending.tensors);
+        throw error;
+      }
+    } else {
+      if (this.pending) tf.dispose(this.pending.tensors);
+      this.pending = pending;
+      this.requestedMode = header.mode;
+    }
+    this.iterations_ = header.groups[0]?.counters.k ?? 0;
+  }
+
+  /** Frees every tensor the optimizer created (not the variables). Any later call throws `DISPOSED`. */
+  override dispose(): void {
+    if (this.disposedFlag) return;
+    this.engine?.dispose();
+    if (this.pending) tf.dispose(this.pending.tensors);
+    this.header?.dispose();
+    this.engine = null;
+    this.pending = null;
+    this.header = null;
+    this.disposedFlag = true;
+    super.dispose();
+  }
+
+  /** Whether {@link dispose} has been called. */
+  get isDisposed(): boolean {
+    return this.disposedFlag;
+  }
+
+  protected ensureUsable(method: string): void {
+    check(
+      !this.disposedFlag,
+      'DISPOSED',
+      () => `${this.getClassName()}.${method}() was called after dispose(). Create a new optimizer instead.`,
+    );
+  }
+
+  /** Marks gradients finite with one check for all of them (or none, with `checkFinite: false`). */
+  private precheck(grads: Readonly<Record<string, tf.Tensor>>): void {
+    const tensors = Object.values(grads);
+    if (!tensors.every((t) => t instanceof tf.Tensor && !t.isDisposed && t.dtype === 'float32')) return;
+    if (this.parsed.engine.checkFinite) this.ops.allFiniteTogether(tensors);
+    else this.ops.assumeFinite(tensors);
+  }
+
+  private afterStep(): void {
+    this.iterations_ = this.engine?.groupState(0).k ?? 0;
+  }
+
+  /** Finds the variables `f` depends on by computing its gradients once (only after a load). */
+  private discoverVariables(f: () => tf.Scalar): tf.Variable[] {
+    const { value, grads } = this.computeGradients(f);
+    const names = Object.keys(cleanGradients(grads, this.algorithm.name, 'minimize'));
+    tf.dispose([value, grads]);
+    return lookupVariables(names, this.algorithm.name);
+  }
+
+  /** Learns the variables: restores waiting state, or creates fresh state lazily at the first step. */
+  private bind(given: readonly tf.Variable[]): TfjsEngine<O> {
+    const where = this.algorithm.name;
+    const variables = variablesOf(given, where);
+    check(
+      new Set(variables).size === variables.length,
+      'INVALID_PARAMS',
+      () => `${where}: a variable appears twice in the list.`,
+    );
+    let engine: TfjsEngine<O>;
+    let ordered = variables;
+    if (this.pending) {
+      ({ engine, ordered } = this.restore(this.pending, variables, `${this.getClassName()}.setWeights`));
+      this.pending = null;
+    } else {
+      engine = this.createEngine(this.groupsFor(variables, where), this.parsed.config);
+    }
+    if (this.requestedMode !== engine.mode) {
+      if (this.requestedMode === 'train') engine.train();
+      else engine.eval();
+    }
+    this.engine = engine;
+    this.bound = ordered;
+    return engine;
+  }
+
+  /** Creates the engine over parameter groups (overridden by the wrapper, whose step runs its base optimizer). */
+  protected createEngine(
+    groups: Array<{ params: Record<string, tf.Tensor> } & Partial<O>>,
+    options: Partial<O>,
+  ): TfjsEngine<O> {
+    return new TfjsEngine(this.algorithm, this.backend, groups, {
+      ...options,
+      nonFiniteGrads: this.parsed.engine.nonFiniteGrads,
+    });
+  }
+
+  /** Weights saved after the state tensors (the wrapper's base optimizer). */
+  protected async extraWeights(): Promise<NamedTensor[]> {
+    return [];
+  }
+
+  /** Restores {@link extraWeights}; called after every check of the state passed, before it is applied. */
+  protected async restoreExtraWeights(extra: NamedTensor[], where: string): Promise<void> {
+    if (extra.length > 0) {
+      throw new ScheduleFreeError(
+        'STATE_MISMATCH',
+        `${where}: ${extra.length} unexpected weights after the state tensors (${extra
+          .slice(0, 3)
+          .map((w) => w.name)
+          .join(', ')}…).`,
+      );
+    }
+  }
+
+  /** Parameter groups of the engine from the `paramGroups` option; unselected variables use the top level. */
+  private groupsFor(variables: readonly tf.Variable[], where: string) {
+    const specs = this.parsed.groups;
+    const matches = (s: VariableSelector, v: tf.Variable) =>
+      typeof s === 'string' ? s === v.name : s instanceof RegExp ? s.test(v.name) : s === v;
+    const members: tf.Variable[][] = specs.map(() => []);
+    const rest: tf.Variable[] = [];
+    for (const v of variables) {
+      const gi = specs.findIndex((spec) => spec.params.some((s) => matches(s, v)));
+      (gi < 0 ? rest : members[gi]).push(v);
+    }
+    members.forEach((m, gi) => {
+      check(
+        m.length > 0,
+        'INVALID_PARAMS',
+        () =>
+          `${where}: paramGroups[${gi}] selects none of the variables (${variables.map((v) => v.name).join(', ')}). Check its names or patterns.`,
+      );
+    });
+    const groups = specs.map((spec, gi) => {
+      const { params: _params, ...overrides } = spec as ParamGroupSpec<O> & Record<string, unknown>;
+      return { ...overrides, params: Object.fromEntries(members[gi].map((v) => [v.name, v as tf.Tensor])) };
+    });
+    const all: Array<Record<string, unknown>> = groups;
+    if (rest.length > 0) all.push({ params: Object.fromEntries(rest.map((v) => [v.name, v as tf.Tensor])) });
+    return all as Array<{ params: Record<string, tf.Tensor> } & Partial<O>>;
+  }
+
+  /** Builds an engine over `variables` from saved state; checks everything first and changes nothing on error. */
+  private restore(
+    pending: PendingState,
+    variables: readonly tf.Variable[],
+    where: string,
+  ): { engine: TfjsEngine<O>; ordered: tf.Variable[] } {
+    const { header, tensors } = pending;
+    const order = matchVariables(header, variables, where);
+    const groups = header.groups.map((g) => ({ ...g.options, params: {} as Record<string, tf.Tensor> }));
+    header.params.forEach((p, i) => {
+      const v = variables[order[i]];
+      groups[p.group].params[v.name] = v;
+    });
+    header.groups.forEach((g, gi) => {
+      const wanted = this.algorithm
+        .slots(g.options as O)
+        .map((s) => s.name)
+        .sort()
+        .join();
+      if (wanted !== [...g.slots].sort().join()) {
+        throw new ScheduleFreeError(
+          'STATE_MISMATCH',
+          `${where}: saved group ${gi} has state slots [${g.slots}] but ${this.algorithm.name} needs [${wanted}] with its options.`,
+        );
+      }
+    });
+    const engine = this.createEngine(groups as Array<{ params: Record<string, tf.Tensor> } & Partial<O>>, {});
+    let k = 0;
+    const snapshot: EngineSnapshot = {
+      mode: header.mode,
+      groups: header.groups.map((g) => ({
+        options: g.options,
+        counters: g.counters,
+        initialized: g.initialized,
+      })),
+      params: header.params.map((p, i) => {
+        const g = header.groups[p.group];
+        const slots: Record<string, tf.Tensor> = {};
+        if (g.initialized) for (const slot of g.slots) slots[slot] = tensors[k++];
+        return { name: variables[order[i]].name, group: p.group, slots };
+      }),
+    };
+    engine.adoptState(snapshot);
+    // From now on the saved order is the order: the base optimizer of a wrapper keeps its state by position.
+    return { engine, ordered: header.params.map((_, i) => variables[order[i]]) };
+  }
+
+  /** The header and named state tensors of the current state, in the bound order. */
+  private describeState(snapshot: EngineSnapshot): { header: StateHeader; tensors: NamedTensor[] } {
+    const byName = new Map(snapshot.params.map((p) => [p.name, p]));
+    const slotsOf = snapshot.groups.map((g) => this.algorithm.slots(g.options as O).map((s) => s.name));
+    const header: StateHeader = {
+      ...this.emptyHeader(),
+      mode: snapshot.mode,
+      groups: snapshot.groups.map((g, gi) => ({ ...g, slots: slotsOf[gi] })),
+      params: this.bound.map((v) => ({
+        name: v.name,
+        shape: [...v.shape],
+        group: byName.get(v.name)!.group,
+      })),
+    };
+    const tensors: NamedTensor[] = [];
+    for (const v of this.bound) {
+      const p = byName.get(v.name)!;
+      if (!snapshot.groups[p.group].initialized) continue;
+      for (const slot of slotsOf[p.group]) tensors.push({ name: `${v.name}/${slot}`, tensor: p.slots[slot] });
+    }
+    return { header, tensors };
+  }
+
+  private emptyHeader(): StateHeader {
+    return {
+      format: 'schedulefree-tfjs/1',
+      optimizer: this.algorithm.name,
+      mode: 'eval',
+      groups: [],
+      params: [],
+    };
+  }
+}
+
+/** The variables of a step, in `varList` order when given, else in the order of the gradients. */
+function orderedVariables(
+  grads: Readonly<Record<string, tf.Tensor>>,
+  varList: readonly tf.Variable[] | undefined,
+  where: string,
+  method: string,
+): tf.Variable[] {
+  if (varList) return varList.filter((v) => grads[v.name] != null);
+  return lookupVariables(Object.keys(grads), `${where}.${method}`);
+}

@@ -1,0 +1,112 @@
+import { type Algorithm, check } from '@schedulefree/core';
+import type * as tf from '@tensorflow/tfjs';
+import type { KernelMode } from './backend.js';
+
+/** Options of the optimizer object itself, on top of the algorithm's hyperparameters. */
+export interface TfjsEngineOptions {
+  /**
+   * What a NaN or ±Infinity in a gradient does: `'throw'` (default) raises `NON_FINITE_GRAD` and
+   * changes nothing; `'skip'` skips the whole step.
+   */
+  nonFiniteGrads?: 'throw' | 'skip';
+  /**
+   * Check every gradient for NaN/Infinity (default true). On cpu and wasm the check is one pass over
+   * host memory; on webgl/webgpu it is one reduction and one GPU→CPU read per step for all variables.
+   * With false, a non-finite gradient silently corrupts the state.
+   */
+  checkFinite?: boolean;
+  /**
+   * `'fused'` (default): on the cpu and wasm backends each variable's update runs as one registered
+   * kernel (one pass over memory); elsewhere, and with `'ops'`, as a chain of tfjs ops.
+   */
+  kernels?: KernelMode;
+}
+
+/** Picks variables for a parameter group: an exact variable name, a pattern on names, or the variable. */
+export type VariableSelector = string | RegExp | tf.Variable;
+
+/** A parameter group: which variables, and the hyperparameters that differ from the top level. */
+export type ParamGroupSpec<O> = Partial<O> & { params: readonly VariableSelector[] };
+
+/**
+ * Constructor options of the tfjs Schedule-Free optimizers: the algorithm's hyperparameters
+ * (camelCase, defaults as in the reference package), engine options, and optional parameter
+ * groups. Variables not selected by any group use the top-level options.
+ */
+export type TfjsOptimizerOptions<O> = Partial<O> &
+  TfjsEngineOptions & {
+    /** Groups of variables with their own hyperparameters (e.g. `{ params: [/bias/], weightDecay: 0 }`). */
+    paramGroups?: ReadonlyArray<ParamGroupSpec<O>>;
+  };
+
+/** The checked pieces of {@link TfjsOptimizerOptions}. */
+export interface ParsedOptions<O> {
+  /** Top-level hyperparameters with defaults filled in. */
+  config: O;
+  engine: Required<TfjsEngineOptions>;
+  groups: ReadonlyArray<ParamGroupSpec<O>>;
+}
+
+const ENGINE_KEYS = ['nonFiniteGrads', 'checkFinite', 'kernels', 'paramGroups'] as const;
+
+/** Splits and validates constructor options; throws `INVALID_OPTION` naming the option. */
+export function parseOptions<O extends object>(
+  algorithm: Algorithm<O>,
+  options: TfjsOptimizerOptions<O> | undefined,
+): ParsedOptions<O> {
+  const where = algorithm.name;
+  const given = options ?? {};
+  check(
+    typeof given === 'object' && !Array.isArray(given),
+    'INVALID_OPTION',
+    () => `${where}: options must be an object such as { lr: 0.01 }.`,
+  );
+  const {
+    nonFiniteGrads = 'throw',
+    checkFinite = true,
+    kernels = 'fused',
+    paramGroups = [],
+    ...rest
+  } = given as TfjsOptimizerOptions<O> & Record<string, unknown>;
+  check(
+    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
+    'INVALID_OPTION',
+    () =>
+      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
+  );
+  check(
+    typeof checkFinite === 'boolean',
+    'INVALID_OPTION',
+    () => `${where}: option "checkFinite" must be true or false, got ${JSON.stringify(checkFinite)}.`,
+  );
+  check(
+    kernels === 'fused' || kernels === 'ops',
+    'INVALID_OPTION',
+    () => `${where}: option "kernels" must be 'fused' or 'ops', got ${JSON.stringify(kernels)}.`,
+  );
+  const config = { ...algorithm.defaults, ...withoutUndefined(rest) } as O;
+  algorithm.validate(config as Record<string, unknown>, where);
+  check(
+    Array.isArray(paramGroups),
+    'INVALID_OPTION',
+    () => `${where}: option "paramGroups" must be an array of { params: [...], ...options }.`,
+  );
+  paramGroups.forEach((group, gi) => {
+    check(
+      group !== null && typeof group === 'object' && Array.isArray(group.params) && group.params.length > 0,
+      'INVALID_OPTION',
+      () =>
+        `${where}: paramGroups[${gi}] must be { params: [names, patterns or variables], ...options } with at least one entry.`,
+    );
+    const { params: _params, ...overrides } = group as ParamGroupSpec<O> & Record<string, unknown>;
+    algorithm.validate({ ...config, ...withoutUndefined(overrides) }, `${where} (paramGroups[${gi}])`);
+  });
+  return { config, engine: { nonFiniteGrads, checkFinite, kernels }, groups: paramGroups };
+}
+
+/** True for keys handled by {@link parseOptions} rather than by the algorithm. */
+export const isEngineKey = (key: string): boolean => (ENGINE_KEYS as readonly string[]).includes(key);
+
+function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
+}

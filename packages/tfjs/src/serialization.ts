@@ -1,0 +1,166 @@
+import { ScheduleFreeError } from '@schedulefree/core';
+import * as tf from '@tensorflow/tfjs';
+
+/** A tensor with the name it is saved under (tfjs's `NamedTensor`). */
+export interface NamedTensor {
+  name: string;
+  tensor: tf.Tensor;
+}
+
+/** Name of the first optimizer weight: the header that describes all the others. */
+export const HEADER_NAME = 'schedulefree/header';
+const FORMAT = 'schedulefree-tfjs/1';
+
+/**
+ * What the optimizer saves besides its state tensors. Plain JSON, so counters such as `weightSum`
+ * keep every bit of their float64 value (tfjs saves optimizer weights as float32 only).
+ */
+export interface StateHeader {
+  format: typeof FORMAT;
+  /** Class name of the optimizer that saved it. */
+  optimizer: string;
+  mode: 'train' | 'eval';
+  groups: Array<{
+    options: Record<string, unknown>;
+    counters: Record<string, number>;
+    initialized: boolean;
+    /** State slots of each parameter of this group, in the order they are saved. */
+    slots: string[];
+  }>;
+  /** The variables, in the order the optimizer first received them (for `fit`: the model's trainable weights). */
+  params: Array<{ name: string; shape: number[]; group: number }>;
+  /** Anything a subclass needs (the wrapper stores its base optimizer's weight count here). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Encodes the header as a float32 tensor of UTF-8 byte values: every byte is an integer below 256,
+ * exact in float32 on every backend and in every tfjs weight format.
+ */
+export function encodeHeader(header: StateHeader): tf.Tensor {
+  const bytes = new TextEncoder().encode(JSON.stringify(header));
+  return tf.tensor1d(Float32Array.from(bytes), 'float32');
+}
+
+const fail = (where: string, message: string): never => {
+  throw new ScheduleFreeError('STATE_MISMATCH', `${where}: ${message}`);
+};
+
+/** Decodes and checks a header tensor written by {@link encodeHeader}. */
+export async function decodeHeader(tensor: tf.Tensor, where: string): Promise<StateHeader> {
+  const values = await tensor.data();
+  const bytes = Uint8Array.from(values as Float32Array);
+  let header: StateHeader;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes)) as StateHeader;
+  } catch {
+    return fail(where, `the weight "${HEADER_NAME}" is not a Schedule-Free state header.`);
+  }
+  if (!header || header.format !== FORMAT || !Array.isArray(header.groups) || !Array.isArray(header.params)) {
+    return fail(where, `unsupported state format ${JSON.stringify(header?.format)}; expected "${FORMAT}".`);
+  }
+  return header;
+}
+
+/** Splits the weights given to `setWeights` into the header and the rest, checking names and counts. */
+export async function readWeights(
+  weights: readonly NamedTensor[],
+  className: string,
+  where: string,
+): Promise<{ header: StateHeader; state: NamedTensor[] }> {
+  if (!Array.isArray(weights) || weights.length === 0 || weights[0]?.name !== HEADER_NAME) {
+    fail(
+      where,
+      `these optimizer weights were not saved by a @schedulefree/tfjs optimizer (expected "${HEADER_NAME}" first, got ${JSON.stringify(weights?.[0]?.name)}).`,
+    );
+  }
+  const header = await decodeHeader(weights[0].tensor, where);
+  if (header.optimizer !== className) {
+    fail(where, `the state was saved by ${header.optimizer}, not ${className}. Load it into the same class.`);
+  }
+  return { header, state: weights.slice(1) };
+}
+
+/** The number of state tensors the header promises (before any extra weights, e.g. a base optimizer's). */
+export function stateTensorCount(header: StateHeader): number {
+  return header.params.reduce((n, p) => {
+    const g = header.groups[p.group];
+    return n + (g?.initialized ? g.slots.length : 0);
+  }, 0);
+}
+
+const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
+
+/**
+ * Pairs saved parameters with the variables of this run: by name when every saved name is present
+ * (another process, same names), otherwise by position (tfjs renames the variables of a model
+ * loaded while the original is alive: `dense_Dense1/kernel` becomes `dense_Dense1/kernel_1`).
+ * Counts and shapes must agree. Returns, per saved parameter, the index of its variable.
+ */
+export function matchVariables(
+  header: StateHeader,
+  variables: readonly tf.Variable[],
+  where: string,
+): number[] {
+  const saved = header.params;
+  if (saved.length !== variables.length) {
+    fail(
+      where,
+      `the saved state is for ${saved.length} variables, but the optimizer was given ${variables.length} (${variables
+        .map((v) => v.name)
+        .join(', ')}). Load it into the same model, and train the same variables.`,
+    );
+  }
+  const index = new Map(variables.map((v, i) => [v.name, i]));
+  const byName = saved.every((p) => index.has(p.name));
+  return saved.map((p, i) => {
+    const j = byName ? index.get(p.name)! : i;
+    const v = variables[j];
+    if (v.shape.length !== p.shape.length || v.shape.some((d, k) => d !== p.shape[k])) {
+      fail(
+        where,
+        `saved variable ${i} "${p.name}" has shape ${shapeText(p.shape)}, but the variable it pairs with, "${v.name}", has shape ${shapeText(v.shape)}. Was the state saved from a different model?`,
+      );
+    }
+    return j;
+  });
+}
+
+/** Names the state tensors are saved under: `variable/slot`. */
+export function stateTensorNames(header: StateHeader): string[] {
+  return header.params.flatMap((p) => {
+    const g = header.groups[p.group];
+    return g?.initialized ? g.slots.map((slot) => `${p.name}/${slot}`) : [];
+  });
+}
+
+/** Checks the state tensors against the header: count (exact unless more may follow) and shapes. */
+export function checkStateTensors(
+  header: StateHeader,
+  state: readonly NamedTensor[],
+  where: string,
+  exact: boolean,
+): void {
+  const expected = stateTensorCount(header);
+  if (exact ? state.length !== expected : state.length < expected) {
+    fail(where, `the header lists ${expected} state tensors but ${state.length} were given.`);
+  }
+  let k = 0;
+  for (const p of header.params) {
+    const g = header.groups[p.group] ?? fail(where, `variable "${p.name}" names missing group ${p.group}.`);
+    if (!g.initialized) continue;
+    for (const slot of g.slots) {
+      const t = state[k++];
+      if (
+        t.tensor.dtype !== 'float32' ||
+        t.tensor.shape.length !== p.shape.length ||
+        t.tensor.shape.some((d, i) => d !== p.shape[i])
+      ) {
+        fail(
+          where,
+          `state "${t.name}" (slot ${slot} of "${p.name}") has shape ${shapeText(t.tensor.shape)} and dtype ${t.tensor.dtype}; expected ${shapeText(p.shape)} float32.`,
+        );
+      }
+    }
+  }
+}
