@@ -40,7 +40,7 @@ export class SGDScheduleFree extends OnnxScheduleFreeOptimizer<SGDScheduleFreeOp
     params: OnnxParams<SGDScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFree> {
-    return new SGDScheduleFree(SGDScheduleFreeAlgorithm, ort, params, options).prepare();
+    return SGDScheduleFree.build(() => new SGDScheduleFree(SGDScheduleFreeAlgorithm, ort, params, options));
   }
 }
 
@@ -55,7 +55,9 @@ export class SGDScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<SGD
     params: OnnxParams<SGDScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFreeClosure> {
-    return new SGDScheduleFreeClosure(SGDScheduleFreeClosureAlgorithm, ort, params, options).prepare();
+    return SGDScheduleFreeClosure.build(
+      () => new SGDScheduleFreeClosure(SGDScheduleFreeClosureAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -70,7 +72,9 @@ export class SGDScheduleFreeReference extends OnnxScheduleFreeOptimizer<SGDSched
     params: OnnxParams<SGDScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFreeReference> {
-    return new SGDScheduleFreeReference(SGDScheduleFreeReferenceAlgorithm, ort, params, options).prepare();
+    return SGDScheduleFreeReference.build(
+      () => new SGDScheduleFreeReference(SGDScheduleFreeReferenceAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -85,7 +89,9 @@ export class AdamWScheduleFree extends OnnxScheduleFreeOptimizer<AdamWScheduleFr
     params: OnnxParams<AdamWScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<AdamWScheduleFreeOptions>,
   ): Promise<AdamWScheduleFree> {
-    return new AdamWScheduleFree(AdamWScheduleFreeAlgorithm, ort, params, options).prepare();
+    return AdamWScheduleFree.build(
+      () => new AdamWScheduleFree(AdamWScheduleFreeAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -100,7 +106,9 @@ export class AdamWScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<A
     params: OnnxParams<AdamWScheduleFreeClosureOptions>,
     options?: OnnxOptimizerOptions<AdamWScheduleFreeClosureOptions>,
   ): Promise<AdamWScheduleFreeClosure> {
-    return new AdamWScheduleFreeClosure(AdamWScheduleFreeClosureAlgorithm, ort, params, options).prepare();
+    return AdamWScheduleFreeClosure.build(
+      () => new AdamWScheduleFreeClosure(AdamWScheduleFreeClosureAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -115,12 +123,9 @@ export class AdamWScheduleFreeReference extends OnnxScheduleFreeOptimizer<AdamWS
     params: OnnxParams<AdamWScheduleFreeReferenceOptions>,
     options?: OnnxOptimizerOptions<AdamWScheduleFreeReferenceOptions>,
   ): Promise<AdamWScheduleFreeReference> {
-    return new AdamWScheduleFreeReference(
-      AdamWScheduleFreeReferenceAlgorithm,
-      ort,
-      params,
-      options,
-    ).prepare();
+    return AdamWScheduleFreeReference.build(
+      () => new AdamWScheduleFreeReference(AdamWScheduleFreeReferenceAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -135,7 +140,9 @@ export class AdamWScheduleFreePaper extends OnnxScheduleFreeOptimizer<AdamWSched
     params: OnnxParams<AdamWScheduleFreePaperOptions>,
     options?: OnnxOptimizerOptions<AdamWScheduleFreePaperOptions>,
   ): Promise<AdamWScheduleFreePaper> {
-    return new AdamWScheduleFreePaper(AdamWScheduleFreePaperAlgorithm, ort, params, options).prepare();
+    return AdamWScheduleFreePaper.build(
+      () => new AdamWScheduleFreePaper(AdamWScheduleFreePaperAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -150,7 +157,9 @@ export class RAdamScheduleFree extends OnnxScheduleFreeOptimizer<RAdamScheduleFr
     params: OnnxParams<RAdamScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<RAdamScheduleFreeOptions>,
   ): Promise<RAdamScheduleFree> {
-    return new RAdamScheduleFree(RAdamScheduleFreeAlgorithm, ort, params, options).prepare();
+    return RAdamScheduleFree.build(
+      () => new RAdamScheduleFree(RAdamScheduleFreeAlgorithm, ort, params, options),
+    );
   }
 }
 
@@ -165,6 +174,8 @@ export class RAdamScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<R
     params: OnnxParams<RAdamScheduleFreeOptions>,
     options?: OnnxOptimizerOptions<RAdamScheduleFreeOptions>,
   ): Promise<RAdamScheduleFreeClosure> {
-    return new RAdamScheduleFreeClosure(RAdamScheduleFreeClosureAlgorithm, ort, params, options).prepare();
+    return RAdamScheduleFreeClosure.build(
+      () => new RAdamScheduleFreeClosure(RAdamScheduleFreeClosureAlgorithm, ort, params, options),
+    );
   }
 }

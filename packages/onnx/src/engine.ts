@@ -206,6 +206,11 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     });
   }
 
+  /** Constructs and prepares an optimizer; any error, also from the constructor, rejects the promise. */
+  protected static async build<E extends OnnxOptimizerEngine<object>>(make: () => E): Promise<E> {
+    return make().prepare();
+  }
+
   /**
    * Copies the parameters into the groups' flat buffers and creates the first step's session, so a
    * provider that cannot run the graph fails here. Called by the static `create` factories.

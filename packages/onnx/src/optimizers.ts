@@ -131,7 +131,7 @@ class AnyOptimizer<O extends object> extends OnnxScheduleFreeOptimizer<O> {
     params: OnnxParams<O>,
     options?: OnnxOptimizerOptions<O>,
   ): Promise<OnnxScheduleFreeOptimizer<O>> {
-    return new AnyOptimizer(algorithm, ort, params, options).prepare();
+    return AnyOptimizer.build(() => new AnyOptimizer(algorithm, ort, params, options));
   }
 }
 
@@ -142,7 +142,7 @@ class AnyClosureOptimizer<O extends object> extends OnnxScheduleFreeClosureOptim
     params: OnnxParams<O>,
     options?: OnnxOptimizerOptions<O>,
   ): Promise<OnnxScheduleFreeClosureOptimizer<O>> {
-    return new AnyClosureOptimizer(algorithm, ort, params, options).prepare();
+    return AnyClosureOptimizer.build(() => new AnyClosureOptimizer(algorithm, ort, params, options));
   }
 }
 
@@ -151,7 +151,7 @@ class AnyClosureOptimizer<O extends object> extends OnnxScheduleFreeClosureOptim
  * `@schedulefree/wrapper` or your own: its programs are traced, lowered and run like the built-in
  * classes'.
  */
-export function createOptimizer<O extends object>(
+export async function createOptimizer<O extends object>(
   ort: OrtModuleInput,
   algorithm: Algorithm<O>,
   params: OnnxParams<O>,
@@ -166,7 +166,7 @@ export function createOptimizer<O extends object>(
 }
 
 /** An ONNX optimizer driven by `step(closure)` for any closure-kind {@link Algorithm}. */
-export function createClosureOptimizer<O extends object>(
+export async function createClosureOptimizer<O extends object>(
   ort: OrtModuleInput,
   algorithm: Algorithm<O>,
   params: OnnxParams<O>,

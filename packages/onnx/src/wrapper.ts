@@ -48,9 +48,11 @@ export class ScheduleFreeWrapper<O extends { lr: number }> extends OnnxScheduleF
     options?: OnnxOptimizerOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapper<O>> {
-    checkBase('ScheduleFreeWrapper', base);
-    const algorithm = ScheduleFreeWrapperAlgorithm(base, wrapperOptions);
-    return new ScheduleFreeWrapper<O>(algorithm, ort, params, options).prepare();
+    return ScheduleFreeWrapper.build(() => {
+      checkBase('ScheduleFreeWrapper', base);
+      const algorithm = ScheduleFreeWrapperAlgorithm(base, wrapperOptions);
+      return new ScheduleFreeWrapper<O>(algorithm, ort, params, options);
+    });
   }
 }
 
@@ -63,9 +65,11 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends Onnx
     options?: OnnxOptimizerOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapperReference<O>> {
-    checkBase('ScheduleFreeWrapperReference', base);
-    const algorithm = ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions);
-    return new ScheduleFreeWrapperReference<O>(algorithm, ort, params, options).prepare();
+    return ScheduleFreeWrapperReference.build(() => {
+      checkBase('ScheduleFreeWrapperReference', base);
+      const algorithm = ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions);
+      return new ScheduleFreeWrapperReference<O>(algorithm, ort, params, options);
+    });
   }
 }
 
@@ -80,8 +84,10 @@ export class OnnxBaseOptimizer<O extends { lr: number }> extends OnnxOptimizerEn
     params: OnnxParams<O>,
     options?: OnnxOptimizerOptions<O>,
   ): Promise<OnnxBaseOptimizer<O>> {
-    checkBase('OnnxBaseOptimizer', base);
-    return new OnnxBaseOptimizer<O>(plainAlgorithm(base), ort, params, options).prepare();
+    return OnnxBaseOptimizer.build(() => {
+      checkBase('OnnxBaseOptimizer', base);
+      return new OnnxBaseOptimizer<O>(plainAlgorithm(base), ort, params, options);
+    });
   }
 
   /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
