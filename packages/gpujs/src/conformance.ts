@@ -1,8 +1,14 @@
 import type { Algorithm } from '@schedulefree/core';
 import * as core from '@schedulefree/core';
+import {
+  type BaseAlgorithm,
+  ScheduleFreeWrapperAlgorithm,
+  ScheduleFreeWrapperReferenceAlgorithm,
+} from '@schedulefree/wrapper';
 import type { GPU } from 'gpu.js';
 import { GpuJsClosureOptimizer, GpuJsOptimizer, type GpuJsOptimizerBase } from './optimizer.js';
 import type { GpuJsRuntimeOptions } from './runtime.js';
+import { baseAlgorithms } from './wrapper.js';
 
 /**
  * Conformance backends of the gpu.js adapter. `conformanceBackends()` gives the Node ones the replay
@@ -62,7 +68,7 @@ export function gpujsReplayBackend(
   name: string,
   gpu: () => GPU,
   options: GpuJsRuntimeOptions & { checkDeviceGradients?: boolean } = {},
-  resolvers: readonly AlgorithmResolver[] = [coreAlgorithmResolver],
+  resolvers: readonly AlgorithmResolver[] = [coreAlgorithmResolver, wrapperAlgorithmResolver],
 ): GpuJsReplayBackend {
   let instance: GPU | null = null;
   const resolve = (spec: CaseLike) => {
@@ -95,10 +101,8 @@ export function gpujsReplayBackend(
         algorithm,
         instance,
         grouped as never,
-        {
-          ...spec.options,
-          ...options,
-        } as never,
+        // Wrapper cases: the case's options are the wrapper's; the base's are the group options.
+        { ...(spec.base ? spec.base.options : spec.options), ...options } as never,
       );
       const convert = (grads: HostRecord) =>
         Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, Float32Array.from(v)]));
@@ -124,14 +128,20 @@ export function gpujsReplayBackend(
  */
 export async function conformanceBackends(): Promise<GpuJsReplayBackend[]> {
   const { GPU: GPUClass } = (await import('gpu.js')) as unknown as { GPU: new (settings?: object) => GPU };
-  const resolvers = [coreAlgorithmResolver, ...(await wrapperResolvers())];
+  const resolvers = [coreAlgorithmResolver, wrapperAlgorithmResolver];
   return [
     gpujsReplayBackend('gpujs-cpu', () => new GPUClass({ mode: 'cpu' }), {}, resolvers),
     gpujsReplayBackend('gpujs-webasm', () => new GPUClass({ mode: 'webasm' }), {}, resolvers),
   ];
 }
 
-/** Resolvers for the wrapper package's cases, when it exports `algorithmForCase(spec)`. */
-async function wrapperResolvers(): Promise<AlgorithmResolver[]> {
-  return [];
-}
+/** The wrapper classes around the base optimizers of `@schedulefree/wrapper`. */
+export const wrapperAlgorithmResolver: AlgorithmResolver = (spec) => {
+  if (!spec.base) return null;
+  const base = (baseAlgorithms as Record<string, BaseAlgorithm<{ lr: number }>>)[spec.base.type];
+  const make = {
+    ScheduleFreeWrapper: ScheduleFreeWrapperAlgorithm,
+    ScheduleFreeWrapperReference: ScheduleFreeWrapperReferenceAlgorithm,
+  }[spec.optimizer];
+  return base && make ? (make(base, spec.options) as unknown as Algorithm<object>) : null;
+};

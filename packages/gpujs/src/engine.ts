@@ -32,6 +32,15 @@ export class GpuEngine<O extends object> extends ScheduleFreeOptimizer<GpuTensor
     );
   }
 
+  /** A step of a plain (not Schedule-Free) base algorithm: no modes, parameters are the iterate. */
+  stepPlain(grads: Readonly<Record<string, GpuTensor>>): boolean {
+    this.ensureUsable('step');
+    this.validateGroups();
+    if (!this.checkGrads(grads, 'step')) return false;
+    this.applyStep(grads);
+    return true;
+  }
+
   /**
    * First half of a closure step (as the core's `ScheduleFreeClosureOptimizer.step`): back up the
    * parameters and move them to y. The returned object finishes the step with the closure's

@@ -20,6 +20,7 @@ export {
   type SGDScheduleFreeOptions,
   type StateDict,
 } from '@schedulefree/core';
+export type { BaseAlgorithm, ScheduleFreeWrapperOptions } from '@schedulefree/wrapper';
 export * from './classes.js';
 export { capacityProblem, type DeviceLimits, textureSizeOf } from './limits.js';
 export { type KernelArgument, type LoweredKernel, lowerGraph, type OutputStyle } from './lower.js';
@@ -35,3 +36,9 @@ export {
 } from './optimizer.js';
 export type { GpuJsRuntimeOptions, KernelStyle } from './runtime.js';
 export type { DeviceValue, GpuGradValue, GpuParamValue, WebGPUBufferResultLike } from './values.js';
+export {
+  baseAlgorithms,
+  GpuJsBaseOptimizer,
+  ScheduleFreeWrapper,
+  ScheduleFreeWrapperReference,
+} from './wrapper.js';

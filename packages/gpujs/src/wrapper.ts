@@ -1,0 +1,95 @@
+import { check } from '@schedulefree/core';
+import {
+  AdagradAlgorithm,
+  AdamAlgorithm,
+  AdamWAlgorithm,
+  type BaseAlgorithm,
+  plainAlgorithm,
+  RMSpropAlgorithm,
+  ScheduleFreeWrapperAlgorithm,
+  type ScheduleFreeWrapperOptions,
+  ScheduleFreeWrapperReferenceAlgorithm,
+  SGDAlgorithm,
+} from '@schedulefree/wrapper';
+import type { GPU } from 'gpu.js';
+import {
+  type GpuJsGrads,
+  GpuJsOptimizer,
+  GpuJsOptimizerBase,
+  type GpuJsOptions,
+  type GpuJsParams,
+} from './optimizer.js';
+
+/** The base optimizers of `@schedulefree/wrapper` (PyTorch semantics) by class name. */
+export const baseAlgorithms = {
+  SGD: SGDAlgorithm,
+  Adam: AdamAlgorithm,
+  AdamW: AdamWAlgorithm,
+  RMSprop: RMSpropAlgorithm,
+  Adagrad: AdagradAlgorithm,
+} as const;
+
+function checkBase(where: string, base: unknown): void {
+  const b = base as Partial<BaseAlgorithm<{ lr: number }>> | null;
+  check(
+    b != null && typeof b.plan === 'function' && typeof b.update === 'function',
+    'INVALID_PARAMS',
+    () =>
+      `${where}: the second argument must be a base algorithm such as AdamWAlgorithm or SGDAlgorithm (baseAlgorithms from @schedulefree/gpujs).`,
+  );
+}
+
+/**
+ * Makes a base optimizer (SGD, Adam, AdamW, RMSprop, Adagrad, or your own `BaseAlgorithm`)
+ * schedule-free, with base and wrapper fused into the same generated kernels: the base steps z with
+ * gradients taken at y; parameters hold y in train mode and x in eval mode. The group options are
+ * the base's (`lr`, `betas`, …); the wrapper's (`momentum`, `weightDecayAtY`, `r`, `weightLrPower`)
+ * come last.
+ */
+export class ScheduleFreeWrapper<O extends { lr: number }> extends GpuJsOptimizer<O> {
+  constructor(
+    gpu: GPU,
+    base: BaseAlgorithm<O>,
+    params: GpuJsParams<O>,
+    options?: GpuJsOptions<O>,
+    wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
+  ) {
+    checkBase('ScheduleFreeWrapper', base);
+    super(ScheduleFreeWrapperAlgorithm(base, wrapperOptions), gpu, params, options);
+  }
+}
+
+/** The wrapper keeping x, y and z explicitly: exact mode switches, β in [0, 1]. */
+export class ScheduleFreeWrapperReference<O extends { lr: number }> extends GpuJsOptimizer<O> {
+  constructor(
+    gpu: GPU,
+    base: BaseAlgorithm<O>,
+    params: GpuJsParams<O>,
+    options?: GpuJsOptions<O>,
+    wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
+  ) {
+    checkBase('ScheduleFreeWrapperReference', base);
+    super(ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions), gpu, params, options);
+  }
+}
+
+/**
+ * A base optimizer on its own (not Schedule-Free) over the same generated kernels: `step(grads)`
+ * updates the parameters; there are no train/eval modes. The baseline to compare against.
+ */
+export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizerBase<O> {
+  constructor(gpu: GPU, base: BaseAlgorithm<O>, params: GpuJsParams<O>, options?: GpuJsOptions<O>) {
+    checkBase('GpuJsBaseOptimizer', base);
+    super(plainAlgorithm(base), gpu, params, options);
+  }
+
+  /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
+  step(grads: GpuJsGrads): Promise<boolean> {
+    return this.exclusive(async () => {
+      this.engine.groupState(); // throws after dispose
+      const stepped = this.engine.stepPlain(await this.gradientTensors(grads));
+      await this.runtime.queue.flush();
+      return stepped;
+    });
+  }
+}
