@@ -111,11 +111,15 @@ export function typedArrayReplayBackend(
   };
 }
 
-/** The backends named by the core: `core-f64`, `core-f32` (fused loops) and `trace` (IR interpreter, float64). */
+/**
+ * The backends named by the core: `core-f64`, `core-f32` (fused loops), `core-wasm-f32` (WebAssembly
+ * SIMD kernels), `trace` (IR interpreter, float64) and the eager ones.
+ */
 export function coreReplayBackends(factories?: readonly TypedArrayFactory[]): ReplayBackend[] {
   return [
     typedArrayReplayBackend('core-f64', 'float64', 'fused', factories),
     typedArrayReplayBackend('core-f32', 'float32', 'fused', factories),
+    typedArrayReplayBackend('core-wasm-f32', 'float32', 'wasm', factories),
     typedArrayReplayBackend('trace', 'float64', 'trace', factories),
     typedArrayReplayBackend('core-eager-f64', 'float64', 'eager', factories),
     typedArrayReplayBackend('core-eager-f32', 'float32', 'eager', factories),

@@ -31,3 +31,4 @@ export * from './tensor-ops.js';
 export { graphOf, type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
 export * from './typed-array/classes.js';
 export { isTypedArray, type TypedArray, TypedArrayOps } from './typed-array/ops.js';
+export { wasmSimdSupported } from './wasm/runtime.js';

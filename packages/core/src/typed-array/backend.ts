@@ -4,15 +4,20 @@ import type { Graph } from '../ir/graph.js';
 import { interpret } from '../ir/interpret.js';
 import { trace } from '../ir/trace.js';
 import type { ElementwiseProgram } from '../program.js';
+import { allFiniteWasm, runGraphWasm } from '../wasm/runtime.js';
 import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
 
 /**
  * How the typed-array backend executes a program:
  * - `fused` (default): trace once, compile the graph into one JS loop, run it in place;
  * - `eager`: call the program with {@link TypedArrayOps}, one full-array pass per operation;
- * - `trace`: trace once and evaluate the graph with the IR interpreter (tests the IR itself).
+ * - `trace`: trace once and evaluate the graph with the IR interpreter (tests the IR itself);
+ * - `wasm`: for Float32Array, trace once and run the graph as a WebAssembly SIMD kernel (float32
+ *   arithmetic, one rounding per operation). Parameters and gradients stream through wasm memory in
+ *   cache-sized chunks; the state of large parameters lives in wasm memory. Gradients are checked for
+ *   NaN/Infinity with SIMD too. Float64Array, or an engine without wasm SIMD, uses the fused loop.
  */
-export type TypedArrayExecution = 'fused' | 'eager' | 'trace';
+export type TypedArrayExecution = 'fused' | 'eager' | 'trace' | 'wasm';
 
 const graphs = new Map<string, Graph>();
 const kernels = new Map<string, FusedKernel>();
@@ -38,6 +43,27 @@ function kernelOf(program: ElementwiseProgram): FusedKernel {
 
 const eagerOps = new TypedArrayOps();
 
+/** Below this many elements the JavaScript finiteness check is as fast as copying into wasm. */
+const WASM_FINITE_MIN = 1024;
+
+/** {@link TypedArrayOps} whose `allFinite` uses the SIMD check for Float32Array. */
+class WasmTypedArrayOps extends TypedArrayOps {
+  override allFinite(a: TypedArray): boolean {
+    if (a instanceof Float32Array && a.length >= WASM_FINITE_MIN) {
+      const finite = allFiniteWasm(a);
+      if (finite !== undefined) return finite;
+    }
+    return super.allFinite(a);
+  }
+}
+
+const wasmOps = new WasmTypedArrayOps();
+
+function allFloat32(slots: Record<string, TypedArray>): slots is Record<string, Float32Array> {
+  for (const name in slots) if (!(slots[name] instanceof Float32Array)) return false;
+  return true;
+}
+
 /** The core backend over Float32Array / Float64Array parameters. */
 export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Backend<TypedArray> {
   const base = {
@@ -55,6 +81,16 @@ export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Bac
       run(program, slots, scalars) {
         const outputs = interpret(graphOf(program), eagerOps, slots, scalars);
         for (const name of program.outputs) if (outputs[name] !== slots[name]) slots[name].set(outputs[name]);
+      },
+    };
+  }
+  if (execution === 'wasm') {
+    return {
+      ...base,
+      ops: wasmOps,
+      run(program, slots, scalars) {
+        if (allFloat32(slots) && runGraphWasm(graphOf(program), slots, scalars)) return;
+        kernelOf(program)(slots, scalars);
       },
     };
   }

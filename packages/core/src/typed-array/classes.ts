@@ -33,17 +33,20 @@ export type TypedArrayParams<O> = ParamsInput<TypedArray, O>;
 /** Constructor options of the typed-array optimizers: the algorithm's options plus engine options. */
 export type TypedArrayOptions<O> = Partial<O> &
   EngineOptions & {
-    /** How steps execute: one fused loop (default), eager passes, or the IR interpreter. */
+    /**
+     * How steps execute: one fused JavaScript loop (default), a WebAssembly SIMD kernel for
+     * Float32Array (`'wasm'`), eager passes, or the IR interpreter.
+     */
     execution?: TypedArrayExecution;
   };
 
 function backendFor(name: string, options: { execution?: TypedArrayExecution }) {
   const execution = options.execution ?? 'fused';
   check(
-    execution === 'fused' || execution === 'eager' || execution === 'trace',
+    execution === 'fused' || execution === 'wasm' || execution === 'eager' || execution === 'trace',
     'INVALID_OPTION',
     () =>
-      `${name}: option "execution" must be 'fused', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
+      `${name}: option "execution" must be 'fused', 'wasm', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
   );
   return typedArrayBackend(execution);
 }

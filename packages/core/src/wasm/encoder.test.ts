@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { fusedStepProgram, lerpToZProgram, referenceStepProgram } from '../algorithms/programs.js';
+import { trace } from '../ir/trace.js';
+import type { WasmApi } from './arena.js';
+import { ByteWriter, CodeWriter, encodeModule, I32, Op } from './encoder.js';
+import { lerpPattern, lowerFiniteCheck, lowerToWasm, MAX_SCALARS, simdProbe } from './lower.js';
+
+// The core's lib has no DOM types; the runtime declares the part of the API it uses.
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const bytes = (write: (w: ByteWriter) => void) => {
+  const w = new ByteWriter();
+  write(w);
+  return w.bytes;
+};
+
+describe('wasm binary encoder', () => {
+  it('writes unsigned LEB128', () => {
+    expect(bytes((w) => w.u32(0))).toEqual([0x00]);
+    expect(bytes((w) => w.u32(127))).toEqual([0x7f]);
+    expect(bytes((w) => w.u32(128))).toEqual([0x80, 0x01]);
+    expect(bytes((w) => w.u32(624485))).toEqual([0xe5, 0x8e, 0x26]);
+    expect(bytes((w) => w.u32(0xffffffff))).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(() => bytes((w) => w.u32(-1))).toThrow(RangeError);
+  });
+
+  it('writes signed LEB128', () => {
+    expect(bytes((w) => w.s32(0))).toEqual([0x00]);
+    expect(bytes((w) => w.s32(63))).toEqual([0x3f]);
+    expect(bytes((w) => w.s32(64))).toEqual([0xc0, 0x00]);
+    expect(bytes((w) => w.s32(-1))).toEqual([0x7f]);
+    expect(bytes((w) => w.s32(-64))).toEqual([0x40]);
+    expect(bytes((w) => w.s32(-65))).toEqual([0xbf, 0x7f]);
+    expect(bytes((w) => w.s32(-123456))).toEqual([0xc0, 0xbb, 0x78]);
+    expect(bytes((w) => w.s32(0x7f800000))).toEqual([0x80, 0x80, 0x80, 0xfc, 0x07]);
+  });
+
+  it('encodes a module that validates and runs', () => {
+    // add(a, b) = a + b, to check the section layout independently of SIMD.
+    const body = new CodeWriter().localGet(0).localGet(1).op(Op.i32Add);
+    const module = encodeModule([{ name: 'add', params: [I32, I32], results: [I32], locals: [], body }]);
+    expect(WebAssembly.validate(module)).toBe(true);
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(module), { env: { memory } });
+    expect((instance.exports.add as (a: number, b: number) => number)(40, 2)).toBe(42);
+  });
+
+  it('produces valid SIMD modules for the probe, the finiteness check and every step program', () => {
+    expect(WebAssembly.validate(simdProbe())).toBe(true);
+    expect(WebAssembly.validate(lowerFiniteCheck())).toBe(true);
+    const d = { secondMoment: true, normalize: true, innerMomentum: true };
+    const programs = [fusedStepProgram(d, true), referenceStepProgram(d, 'z-at-y'), lerpToZProgram];
+    for (const program of programs) {
+      const graph = trace(program);
+      const lerps = graph.nodes.filter((n) => n.op === 'lerp').length;
+      for (const pattern of ['s'.repeat(lerps), 'l'.repeat(lerps)]) {
+        expect(WebAssembly.validate(lowerToWasm(graph, pattern).bytes)).toBe(true);
+      }
+    }
+  });
+
+  it('reports which inputs are read and which outputs change', () => {
+    const graph = trace(lerpToZProgram);
+    const kernel = lowerToWasm(graph, lerpPattern(graph, { w: 0.9 }));
+    expect(kernel.loads).toEqual(['param', 'z']);
+    expect(kernel.stores).toEqual(['param']);
+    expect(kernel.scalars).toEqual([{ kind: 'oneMinus', name: 'w' }]);
+    expect(lowerToWasm(graph, 's').scalars).toEqual([{ kind: 'value', name: 'w' }]);
+  });
+
+  it('rejects a lerp pattern that does not fit the graph, and graphs over the header limits', () => {
+    const graph = trace(lerpToZProgram);
+    expect(() => lowerToWasm(graph, '')).toThrow(/does not fit/);
+    expect(() => lowerToWasm(graph, 'sl')).toThrow(/does not fit/);
+    expect(() => lowerToWasm(graph, 'x')).toThrow(/does not fit/);
+    const many = {
+      ...graph,
+      nodes: [
+        graph.nodes[0],
+        ...Array.from({ length: MAX_SCALARS + 1 }, (_, i) => ({
+          id: i + 1,
+          op: 'scalar' as const,
+          kind: 'scalar' as const,
+          name: `s${i}`,
+        })),
+      ],
+    };
+    const chain = many.nodes.length;
+    const nodes = [...many.nodes];
+    let last = 0;
+    for (let i = 0; i <= MAX_SCALARS; i++) {
+      nodes.push({ id: chain + i, op: 'add', kind: 'tensor', args: [last, i + 1] } as never);
+      last = chain + i;
+    }
+    const big = { ...many, nodes, inputs: ['param'], outputs: { param: last } };
+    expect(() => lowerToWasm(big, '')).toThrow(/header/);
+  });
+});
