@@ -25,15 +25,28 @@ export class ProgramCache {
     private readonly where: string,
   ) {}
 
-  /** The compiled program; `gradParts` is ignored for programs that read no gradient. */
+  /**
+   * The compiled program; `gradParts` is ignored for programs that read no gradient. One session per
+   * structure, layout and lerp branch pattern: a branch pattern changes at most a few times (the
+   * averaging weight c passes 0.5 once), so ordinary steps all use one session.
+   */
   get(program: ElementwiseProgram, lowering: LowerOptions): Promise<CompiledProgram> {
     const reads = program.inputs.includes('grad');
     const parts =
       reads && lowering.gradParts && lowering.gradParts.length > 1 ? lowering.gradParts : undefined;
     const checkGrad = reads && !!lowering.checkGrad;
-    const key = `${program.key}|${lowering.length}|${parts?.join(',') ?? ''}|${checkGrad}`;
+    const branches = lowering.branches ?? {};
+    const pattern = Object.entries(branches)
+      .map(([w, b]) => `${w}:${b}`)
+      .join(',');
+    const key = `${program.key}|${lowering.length}|${parts?.join(',') ?? ''}|${checkGrad}|${pattern}`;
     return this.cached(key, async () => {
-      const lowered = lowerGraph(graphOf(program), { length: lowering.length, gradParts: parts, checkGrad });
+      const lowered = lowerGraph(graphOf(program), {
+        length: lowering.length,
+        gradParts: parts,
+        checkGrad,
+        branches,
+      });
       const locations: Record<string, 'cpu' | 'gpu-buffer'> = {};
       for (const port of lowered.outputs)
         locations[port.name] = port.name === CHECK_OUTPUT ? 'cpu' : this.location;

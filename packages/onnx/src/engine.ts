@@ -2,7 +2,7 @@ import {
   type Algorithm,
   type Counters,
   check,
-  type ElementwiseProgram,
+  graphOf,
   type Mode,
   type ParamGroup,
   type ProgramRun,
@@ -11,7 +11,7 @@ import {
 import type { InferenceSession } from 'onnxruntime-common';
 import { type CompiledProgram, ProgramCache } from './compiled.js';
 import { type ExportedStep, exportStep } from './export.js';
-import { CHECK_OUTPUT } from './lower.js';
+import { CHECK_OUTPUT, lerpBranches, lerpWeights } from './lower.js';
 import {
   createSession,
   describeUnusable,
@@ -225,7 +225,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     this.preallocate =
       this.location === 'cpu' && (await fillsPreallocatedOutputs(this.ort, this.sessionOptions));
     for (const [gi, g] of this.paramGroups.entries()) {
-      await this.compiled(gi, this.algorithm.planStep(g, this.groups[gi].counters).program);
+      await this.compiled(gi, this.algorithm.planStep(g, this.groups[gi].counters));
     }
     this.prepared = true;
     return this;
@@ -418,11 +418,15 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     return done;
   }
 
-  /** The compiled form of a program over a group (traced, lowered, one session, cached). */
-  protected compiled(gi: number, program: ElementwiseProgram, checkGrad = false): Promise<CompiledProgram> {
+  /**
+   * The compiled form of a program run over a group (traced, lowered, one session, cached), with its
+   * lerp branches specialised to this run's scalars.
+   */
+  protected compiled(gi: number, run: ProgramRun, checkGrad = false): Promise<CompiledProgram> {
     const group = this.groups[gi];
     const gradParts = group.params.length > 1 ? group.params.map((p) => p.size) : undefined;
-    return this.programs.get(program, { length: group.length, gradParts, checkGrad });
+    const branches = lerpBranches(lerpWeights(graphOf(run.program)), run.scalars);
+    return this.programs.get(run.program, { length: group.length, gradParts, checkGrad, branches });
   }
 
   /** Runs `fn` after every earlier call has finished (directly when called from inside a callback). */
@@ -609,7 +613,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     opts: { grads?: Readonly<Record<string, TensorInput>>; checkGrad?: boolean; fresh?: boolean },
   ): Promise<PendingRun> {
     const group = this.groups[gi];
-    const compiled = await this.compiled(gi, run.program, opts.checkGrad);
+    const compiled = await this.compiled(gi, run, opts.checkGrad);
     const slots = group.initialized ? group.slots : this.initialSlots(gi);
     const feeds: Record<string, OrtTensor> = {};
     for (const port of compiled.lowered.inputs) {

@@ -20,7 +20,7 @@ import {
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { lowerGraph, outputName } from './lower.js';
+import { lerpBranches, lerpWeights, lowerGraph, outputName } from './lower.js';
 import { modelOf } from './model.js';
 import { encodeModel } from './onnx-model.js';
 import type { OrtModule, OrtTensor } from './runtime.js';
@@ -116,8 +116,16 @@ const runs: Run[] = [
 
 const N = 37;
 
-async function runGraph(ort: OrtModule, run: Run, tensors: Record<string, Float32Array>) {
-  const lowered = lowerGraph(graphOf(run.program), { length: N });
+async function runGraph(
+  ort: OrtModule,
+  run: Run,
+  tensors: Record<string, Float32Array>,
+  specialise: boolean,
+) {
+  const graph = graphOf(run.program);
+  const branches = specialise ? lerpBranches(lerpWeights(graph), run.scalars) : undefined;
+  const lowered = lowerGraph(graph, { length: N, branches });
+  if (specialise) expect(lowered.graph.nodes.some((n) => n.op === 'Where')).toBe(false);
   const session = await ort.InferenceSession.create(encodeModel(modelOf(lowered.graph)));
   const feeds: Record<string, OrtTensor> = {};
   for (const port of lowered.inputs) {
@@ -146,7 +154,7 @@ describe('lowerGraph', () => {
   });
 
   for (const [key, group] of byKey) {
-    it(`${key}: matches the float32 operation sequence bit for bit in onnxruntime-node and -web`, async () => {
+    it(`${key}: matches the float32 operation sequence bit for bit (in-graph and known lerp branches, node and web)`, async () => {
       const program = group[0].program;
       const tensors: Record<string, Float32Array> = {};
       program.inputs.forEach((slot, i) => {
@@ -154,8 +162,13 @@ describe('lowerGraph', () => {
       });
       for (const run of group.slice(0, 3)) {
         const want = interpret(graphOf(program), strictFloat32, tensors, run.scalars);
-        for (const ort of [ortNode, ortWeb] as unknown as OrtModule[]) {
-          const got = await runGraph(ort, run, tensors);
+        const variants = [
+          [ortNode, false],
+          [ortWeb, false],
+          [ortNode, true],
+        ] as unknown as Array<[OrtModule, boolean]>;
+        for (const [ort, specialise] of variants) {
+          const got = await runGraph(ort, run, tensors, specialise);
           for (const slot of program.outputs) {
             expect(Array.from((got[outputName(slot)] as OrtTensor).data as Float32Array)).toEqual(
               Array.from(want[slot]),

@@ -22,6 +22,36 @@ export interface LowerOptions {
    * Lets a device-resident gradient be checked without reading it back.
    */
   readonly checkGrad?: boolean;
+  /**
+   * Lerp branches known for this run, by weight scalar name (see {@link lerpBranches}). A known
+   * branch is lowered without `Where`: one pass less per lerp. Weights not listed choose their
+   * branch in the graph, from the scalar input.
+   */
+  readonly branches?: Readonly<Record<string, LerpBranch>>;
+}
+
+/** Which of PyTorch's lerp formulas applies: `small` (|w| < 0.5) or `large`. */
+export type LerpBranch = 'small' | 'large';
+
+/** The scalar inputs a graph uses as lerp weights. */
+export function lerpWeights(ir: Graph): string[] {
+  const names = new Set<string>();
+  for (const node of ir.nodes) {
+    if (node.op !== 'lerp') continue;
+    const w = ir.nodes[node.args[2]];
+    if (w.op === 'scalar') names.add(w.name);
+  }
+  return [...names];
+}
+
+/** The lerp branch of each weight for these scalar values, decided on the float32 value as the graph would. */
+export function lerpBranches(
+  weights: readonly string[],
+  scalars: Readonly<Record<string, number>>,
+): Record<string, LerpBranch> {
+  const out: Record<string, LerpBranch> = {};
+  for (const name of weights) out[name] = Math.abs(Math.fround(scalars[name])) < 0.5 ? 'small' : 'large';
+  return out;
 }
 
 /** What an input or output of a lowered graph is. */
@@ -90,6 +120,7 @@ class GraphBuilder {
  * |w| < 0.5, else `b − (b − a)·(1 − w)`. It becomes `Where(|w| < 0.5, a, b) + (b − a)·k` with the 0-d
  * `k = Where(|w| < 0.5, w, w − 1)`: `(b − a)·(w − 1)` is exactly `−((b − a)·(1 − w))`, so both branches
  * round exactly as PyTorch's do, and the branch is taken per run from the scalar input, in the graph.
+ * With {@link LowerOptions.branches}, a known branch is lowered directly (no `Where`).
  */
 export function lowerGraph(ir: Graph, options: LowerOptions): LoweredGraph {
   const outputsOf = Object.entries(ir.outputs);
@@ -135,12 +166,21 @@ export function lowerGraph(ir: Graph, options: LowerOptions): LoweredGraph {
   }
   const names: string[] = [];
   const lerpScalars = new Map<number, { small: string; coef: string }>();
+  const minusOne = new Map<number, string>();
+  const weightMinusOne = (w: number) => {
+    let name = minusOne.get(w);
+    if (!name) {
+      name = b.op('Sub', [names[w], b.scalar(1)]);
+      minusOne.set(w, name);
+    }
+    return name;
+  };
   const branchOf = (w: number) => {
     let found = lerpScalars.get(w);
     if (!found) {
       const wName = names[w];
       const small = b.op('Less', [b.op('Abs', [wName]), b.scalar(0.5)]);
-      const coef = b.op('Where', [small, wName, b.op('Sub', [wName, b.scalar(1)])]);
+      const coef = b.op('Where', [small, wName, weightMinusOne(w)]);
       found = { small, coef };
       lerpScalars.set(w, found);
     }
@@ -158,8 +198,11 @@ export function lowerGraph(ir: Graph, options: LowerOptions): LoweredGraph {
         return b.op('Sqrt', [names[node.args[0]]], out);
       case 'lerp': {
         const [a, c, w] = node.args;
-        const { small, coef } = branchOf(w);
         const diff = b.op('Sub', [names[c], names[a]]);
+        const known = options.branches?.[(ir.nodes[w] as { name: string }).name];
+        if (known === 'small') return b.op('Add', [names[a], b.op('Mul', [diff, names[w]])], out);
+        if (known === 'large') return b.op('Add', [names[c], b.op('Mul', [diff, weightMinusOne(w)])], out);
+        const { small, coef } = branchOf(w);
         const base = b.op('Where', [small, names[a], names[c]]);
         return b.op('Add', [base, b.op('Mul', [diff, coef])], out);
       }
