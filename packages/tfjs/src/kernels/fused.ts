@@ -1,9 +1,11 @@
-import { type ElementwiseProgram, graphOf } from '@schedulefree/core';
+import { type ElementwiseProgram, type Graph, graphOf } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { compileHostKernel, type HostKernel, outputNames } from './codegen.js';
 import { type HostAccess, hostAccessFor } from './host.js';
+import { runWasmKernel, wasmAllFinite, wasmHeapOf } from './wasm-runtime.js';
 
 interface Compiled {
+  readonly graph: Graph;
   readonly kernelName: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
@@ -17,6 +19,7 @@ function compiledOf(program: ElementwiseProgram): Compiled {
   if (!entry) {
     const graph = graphOf(program);
     entry = {
+      graph,
       kernelName: `ScheduleFree:${program.key}`,
       inputs: graph.inputs,
       outputs: outputNames(graph),
@@ -36,6 +39,12 @@ function register(entry: Compiled, backendName: string): void {
     kernelName: entry.kernelName,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
+      const heap = backendName === 'wasm' ? wasmHeapOf(backend) : null;
+      if (heap) {
+        // A WebAssembly SIMD kernel inside tfjs's own memory: no copies, four lanes per instruction.
+        const infos = entry.inputs.map((name) => inputs[name] as tf.TensorInfo);
+        return runWasmKernel(heap, entry.graph, infos, attrs as Record<string, number>);
+      }
       const access = hostAccessFor(backendName, backend) as HostAccess;
       const infos = entry.inputs.map((name) => inputs[name] as tf.TensorInfo);
       const shape = infos[0].shape;
@@ -86,9 +95,10 @@ export function runFused(
 export function hostAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
   const name = tf.getBackend();
   const access = FUSED_BACKENDS.includes(name) ? hostAccessFor(name, tf.backend()) : null;
-  if (!access) return null;
+  if (!access || tensors.some((t) => t.dtype !== 'float32')) return null;
+  const heap = name === 'wasm' ? wasmHeapOf(tf.backend()) : null;
+  if (heap) return wasmAllFinite(heap, tensors);
   for (const t of tensors) {
-    if (t.dtype !== 'float32') return null;
     // x·0 is 0 for finite x and NaN otherwise; independent sums keep the adds from waiting on each other.
     const a = access.view(t);
     let s0 = 0;
