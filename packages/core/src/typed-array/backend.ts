@@ -9,13 +9,15 @@ import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
 
 /**
  * How the typed-array backend executes a program:
- * - `fused` (default): trace once, compile the graph into one JS loop, run it in place;
+ * - `fused` (the default of {@link typedArrayBackend}): trace once, compile the graph into one JS
+ *   loop computing in float64, run it in place;
  * - `eager`: call the program with {@link TypedArrayOps}, one full-array pass per operation;
  * - `trace`: trace once and evaluate the graph with the IR interpreter (tests the IR itself);
  * - `wasm`: for Float32Array, trace once and run the graph as a WebAssembly SIMD kernel (float32
  *   arithmetic, one rounding per operation). Parameters and gradients stream through wasm memory in
  *   cache-sized chunks; the state of large parameters lives in wasm memory. Gradients are checked for
  *   NaN/Infinity with SIMD too. Float64Array, or an engine without wasm SIMD, uses the fused loop.
+ *   The optimizer classes' default.
  */
 export type TypedArrayExecution = 'fused' | 'eager' | 'trace' | 'wasm';
 

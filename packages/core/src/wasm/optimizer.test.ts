@@ -119,6 +119,21 @@ describe.runIf(wasmSimdSupported())("execution: 'wasm' on large parameters", () 
     expect(b.opt.stateDict()).toEqual(a.opt.stateDict());
   });
 
+  it('is the default for Float32Array; Float64Array keeps the float64 JavaScript loop', () => {
+    const w = Float32Array.from(wave(LARGE, 8));
+    const opt = new AdamWScheduleFree({ w }, { lr: 0.01 }).train();
+    opt.step({ w: Float32Array.from(wave(LARGE, 80)) });
+    expect(residentSlots(opt, 'w').sort()).toEqual(['v', 'z']);
+
+    const run = (execution?: 'fused') => {
+      const p = Float64Array.from(wave(33, 9));
+      const o = new AdamWScheduleFree({ p }, { lr: 0.01, ...(execution ? { execution } : {}) }).train();
+      for (let s = 0; s < 3; s++) o.step({ p: wave(33, 90 + s) });
+      return p;
+    };
+    expect(run()).toEqual(run('fused'));
+  });
+
   it('rejects a non-finite gradient before anything changes', () => {
     const w = Float32Array.from(wave(LARGE, 5));
     const opt = new AdamWScheduleFree({ w }, { lr: 0.01, execution: 'wasm' }).train();

@@ -42,13 +42,38 @@ export function wasmSimdSupported(): boolean {
   return simd;
 }
 
-interface Compiled extends LoweredKernel {
+/** A tensor a kernel touches: its pointer-table entry, and whether it is read and/or written. */
+interface Operand {
+  readonly name: string;
+  readonly pointer: number;
+  readonly load: boolean;
+  readonly store: boolean;
+}
+
+interface Compiled {
   readonly module: object;
+  readonly scalars: LoweredKernel['scalars'];
+  readonly operands: readonly Operand[];
+  /** Changed slots other than the parameter: the ones that may live in wasm memory. */
+  readonly state: readonly string[];
 }
 
 const compiled = new Map<string, Compiled | null>();
 let shared: Arena | undefined;
 let finiteModule: object | undefined;
+
+function compile(graph: Graph, pattern: string): Compiled {
+  const { bytes, scalars, loads, stores } = lowerToWasm(graph, pattern);
+  const operands = [...new Set([...loads, ...stores])].map((name) => ({
+    name,
+    pointer: POINTER_BASE / 4 + graph.inputs.indexOf(name),
+    load: loads.includes(name),
+    store: stores.includes(name),
+  }));
+  // The parameter is the caller's array and is updated in place, never moved.
+  const state = stores.filter((name) => name !== 'param');
+  return { module: new api!.Module(bytes), scalars, operands, state };
+}
 
 /** The compiled kernel of a graph for one lerp pattern, built once; null if it cannot be. */
 function kernelFor(graph: Graph, pattern: string): Compiled | null {
@@ -56,8 +81,7 @@ function kernelFor(graph: Graph, pattern: string): Compiled | null {
   let kernel = compiled.get(key);
   if (kernel === undefined) {
     try {
-      const lowered = lowerToWasm(graph, pattern);
-      kernel = { ...lowered, module: new api!.Module(lowered.bytes) };
+      kernel = compile(graph, pattern);
     } catch {
       // E.g. a Content-Security-Policy without 'wasm-unsafe-eval': the caller falls back.
       kernel = null;
@@ -73,27 +97,33 @@ function sharedArena(regions: number): Arena {
   return shared;
 }
 
+/** The arena holding every state slot of a run and enough regions for the rest, if there is one. */
+function homeArena(kernel: Compiled, slots: Record<string, Float32Array>): Arena | undefined {
+  const { operands, state } = kernel;
+  const anchor = state.length > 0 ? state[0] : operands.find((o) => Arena.of(slots[o.name]))?.name;
+  const home = anchor === undefined ? undefined : Arena.of(slots[anchor]);
+  if (!home) return undefined;
+  let streamed = 0;
+  for (const o of operands) if (!home.holds(slots[o.name])) streamed++;
+  for (const name of state) if (!home.holds(slots[name])) return undefined;
+  return streamed <= home.regions.length ? home : undefined;
+}
+
 /**
- * Picks the arena of a run. Large tensors whose changed state slots are not yet resident together
- * get a new arena holding them (their `slots` entries are replaced by its views); everything else
- * streams through the shared arena.
+ * Picks the arena of a run. A large tensor whose state slots are not yet resident together gets a
+ * new arena holding them (their `slots` entries are replaced by its views); small tensors stream
+ * through the shared arena.
  */
 function arenaFor(kernel: Compiled, slots: Record<string, Float32Array>, n: number): Arena {
-  const used = new Set([...kernel.loads, ...kernel.stores]);
-  // The parameter is the caller's array and is updated in place, never moved.
-  const state = kernel.stores.filter((name) => name !== 'param');
+  const { operands, state } = kernel;
   if (n >= RESIDENT_MIN_ELEMENTS) {
-    const anchor = state.length > 0 ? state[0] : [...used].find((name) => Arena.of(slots[name]));
-    const home = anchor === undefined ? undefined : Arena.of(slots[anchor]);
-    if (home && state.every((name) => home.holds(slots[name]))) {
-      const streamed = [...used].filter((name) => !home.holds(slots[name])).length;
-      if (streamed <= home.regions.length) return home;
-    }
+    const home = homeArena(kernel, slots);
+    if (home) return home;
     if (state.length > 0) {
       try {
         const arena = new Arena(
           api!,
-          used.size - state.length,
+          operands.length - state.length,
           state.map(() => n),
         );
         state.forEach((name, i) => {
@@ -106,7 +136,7 @@ function arenaFor(kernel: Compiled, slots: Record<string, Float32Array>, n: numb
       }
     }
   }
-  return sharedArena(used.size);
+  return sharedArena(operands.length);
 }
 
 /**
@@ -125,9 +155,10 @@ export function runGraphWasm(
   const n = slots[graph.inputs[0]].length;
   const arena = arenaFor(kernel, slots, n);
   const call = arena.exports(kernel.module)[KERNEL_EXPORT] as (len: number) => void;
-  writeScalarTable(arena.f32, kernel.scalars, scalars);
+  const { f32, i32 } = arena;
+  writeScalarTable(f32, kernel.scalars, scalars);
 
-  // Per tensor: resident ones advance their pointer per chunk; streamed ones get a region.
+  // Resident tensors advance their pointer per chunk; streamed ones get a region each.
   const residentPointer: number[] = [];
   const residentBase: number[] = [];
   const ins: Float32Array[] = [];
@@ -135,31 +166,30 @@ export function runGraphWasm(
   const outs: Float32Array[] = [];
   const outViews: Float32Array[] = [];
   let region = 0;
-  for (const name of new Set([...kernel.loads, ...kernel.stores])) {
+  for (const { name, pointer, load, store } of kernel.operands) {
     const tensor = slots[name];
-    const pointer = POINTER_BASE / 4 + graph.inputs.indexOf(name);
     if (arena.holds(tensor)) {
       residentPointer.push(pointer);
       residentBase.push(tensor.byteOffset);
       continue;
     }
     const r = region++;
-    arena.i32[pointer] = arena.regionOffset(r);
-    if (kernel.loads.includes(name)) {
+    i32[pointer] = arena.regionOffset(r);
+    if (load) {
       ins.push(tensor);
       inAt.push(arena.regionOffset(r) / 4);
     }
-    if (kernel.stores.includes(name)) {
+    if (store) {
       outs.push(tensor);
       outViews.push(arena.regions[r]);
     }
   }
 
-  const { f32, i32 } = arena;
   for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
     const end = Math.min(start + CHUNK_ELEMENTS, n);
     const len = end - start;
-    for (let j = 0; j < ins.length; j++) f32.set(ins[j].subarray(start, end), inAt[j]);
+    const whole = len === n; // one chunk: copy whole arrays, no subarray views
+    for (let j = 0; j < ins.length; j++) f32.set(whole ? ins[j] : ins[j].subarray(start, end), inAt[j]);
     for (let j = 0; j < residentPointer.length; j++) i32[residentPointer[j]] = residentBase[j] + 4 * start;
     // Lanes past the end of a partial chunk compute on padding and are never copied back.
     call(((len + 3) & ~3) * 4);
