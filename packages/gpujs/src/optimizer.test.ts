@@ -1,0 +1,305 @@
+import * as core from '@schedulefree/core';
+import { GPU, input } from 'gpu.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  AdamWScheduleFree,
+  AdamWScheduleFreeClosure,
+  baseAlgorithms,
+  GpuJsBaseOptimizer,
+  RAdamScheduleFree,
+  ScheduleFreeError,
+  ScheduleFreeWrapper,
+  SGDScheduleFree,
+} from './index.js';
+
+const gpus: GPU[] = [];
+function gpu(mode: 'webasm' | 'cpu' = 'webasm'): GPU {
+  const g = new GPU({ mode });
+  gpus.push(g);
+  return g;
+}
+afterEach(async () => {
+  for (const g of gpus.splice(0)) await g.destroy();
+  vi.restoreAllMocks();
+});
+
+function values(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return scale * (s / 2 ** 31 - 1);
+  });
+}
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 2e-6): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(tol + tol * Math.abs(want[i]));
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<ScheduleFreeError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScheduleFreeError);
+    return error as ScheduleFreeError;
+  }
+  throw new Error('expected a rejection');
+}
+
+function thrown(fn: () => unknown): ScheduleFreeError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScheduleFreeError);
+    return error as ScheduleFreeError;
+  }
+  throw new Error('expected an error');
+}
+
+describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode) => {
+  it('updates the Float32Array parameters in place, like the core float32 optimizer', async () => {
+    const w = values(1001, 1);
+    const b = values(3, 2);
+    const reference = { w: w.slice(), b: b.slice() };
+    const options = { lr: 0.01, weightDecay: 0.05, warmupSteps: 2 };
+    const opt = new AdamWScheduleFree(gpu(mode), { w, b }, options).train();
+    const ref = new core.AdamWScheduleFree(reference, options).train();
+    for (let step = 0; step < 6; step++) {
+      const grads = { w: values(1001, 10 + step), b: values(3, 20 + step) };
+      expect(await opt.step(grads)).toBe(true);
+      ref.step(grads);
+      expect(opt.params.w).toBe(w);
+      expectClose(w, reference.w);
+      expectClose(b, reference.b);
+    }
+    const x = await opt.evalParams();
+    expectClose(x.w, ref.evalParams().w);
+    expect(x.w).not.toBe(w);
+    opt.eval();
+    expectClose(w, x.w);
+    expect(opt.mode).toBe('eval');
+    expect([...opt.kernelModes]).toEqual([mode]);
+  });
+
+  it('builds each kernel once and passes a changing lr as an argument', async () => {
+    const g = gpu(mode);
+    const created = [vi.spyOn(g, 'createKernel'), vi.spyOn(g, 'createKernelMap')];
+    const count = () => created.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    const w = values(64, 3);
+    const reference = { w: w.slice() };
+    const opt = new SGDScheduleFree(g, { w }, { lr: 0.5 }).train();
+    const ref = new core.SGDScheduleFree(reference, { lr: 0.5 }).train();
+    await opt.step({ w: values(64, 4) });
+    ref.step({ w: values(64, 4) });
+    const afterFirst = count();
+    for (let step = 0; step < 5; step++) {
+      // An external schedule: the lr changes every step.
+      opt.paramGroups[0].lr = 0.5 / (step + 2);
+      ref.paramGroups[0].lr = 0.5 / (step + 2);
+      await opt.step({ w: values(64, 5 + step) });
+      ref.step({ w: values(64, 5 + step) });
+    }
+    expect(count()).toBe(afterFirst);
+    expectClose(w, reference.w);
+  });
+
+  it('accepts shaped parameters and the nested rows of a 2-D gradient kernel', async () => {
+    const g = gpu(mode);
+    const flat = values(15, 7);
+    const reference = { w: flat.slice() };
+    const opt = new RAdamScheduleFree(
+      g,
+      { w: input(flat, [5, 3]) },
+      { lr: 0.1, silentSgdPhase: false },
+    ).train();
+    const ref = new core.RAdamScheduleFree(reference, { lr: 0.1, silentSgdPhase: false }).train();
+    // The gradient of ½‖w − 1‖² as a gpu.js kernel with a 2-D output: nested rows in this mode.
+    const gradKernel = g.createKernel(
+      function (this: { thread: { x: number; y: number } }, w: number[][]) {
+        return w[this.thread.y][this.thread.x] - 1;
+      },
+      { output: [5, 3] },
+    );
+    for (let step = 0; step < 5; step++) {
+      const rows = gradKernel(input(opt.params.w as Float32Array, [5, 3])) as Float32Array[];
+      expect(rows).toHaveLength(3);
+      await opt.step({ w: rows });
+      ref.step({ w: Float32Array.from(reference.w, (v) => v - 1) });
+    }
+    expectClose(flat, reference.w);
+  });
+
+  it('saves and restores state by name, continuing the same trajectory', async () => {
+    const options = { lr: 0.02, weightDecay: 0.01, warmupSteps: 3 };
+    const start = { a: values(33, 1), b: values(7, 2) };
+    const run = { a: start.a.slice(), b: start.b.slice() };
+    const opt = new AdamWScheduleFree(gpu(mode), run, options).train();
+    const grads = (i: number) => ({ a: values(33, 100 + i), b: values(7, 200 + i) });
+    for (let i = 0; i < 3; i++) await opt.step(grads(i));
+    const saved = JSON.parse(JSON.stringify(await opt.stateDict()));
+    expect(saved.mode).toBe('train');
+    expect(saved.state.a.z).toHaveLength(33);
+    // A new optimizer over the same values, with the parameters listed in the other order.
+    const resumed = { b: run.b.slice(), a: run.a.slice() };
+    const other = new AdamWScheduleFree(gpu(mode), resumed, options);
+    await other.loadStateDict(saved);
+    expect(other.mode).toBe('train');
+    for (let i = 3; i < 6; i++) {
+      await opt.step(grads(i));
+      await other.step(grads(i));
+    }
+    expect(resumed.a).toEqual(run.a);
+    expect(resumed.b).toEqual(run.b);
+    const [mine, theirs] = [await other.stateDict(), await opt.stateDict()];
+    expect(mine.state).toEqual(theirs.state);
+    expect(mine.groups[0].counters).toEqual(theirs.groups[0].counters);
+    expect(mine.groups[0].params).toEqual(['b', 'a']);
+  });
+
+  it('runs a closure optimizer with an asynchronous closure, holding x between steps', async () => {
+    const w = values(9, 4);
+    const reference = { w: w.slice() };
+    const options = { lr: 0.05, weightDecay: 0.1 };
+    const opt = new AdamWScheduleFreeClosure(gpu(mode), { w }, options);
+    const ref = new core.AdamWScheduleFreeClosure(reference, options);
+    for (let step = 0; step < 4; step++) {
+      const loss = await opt.step(async () => {
+        await Promise.resolve();
+        const y = opt.params.w as Float32Array;
+        return { loss: y[0], grads: { w: Float32Array.from(y, (v) => 2 * v) } };
+      });
+      ref.step(() => ({ w: Float32Array.from(reference.w, (v) => 2 * v) }));
+      expect(typeof loss).toBe('number');
+      expectClose(w, reference.w);
+    }
+  });
+
+  it('fuses a wrapper and its base into the same kernels', async () => {
+    const w = values(20, 8);
+    const reference = { w: w.slice() };
+    const g = gpu(mode);
+    const { AdamW, ScheduleFreeWrapper: CoreWrapper } = await import('@schedulefree/wrapper');
+    const opt = new ScheduleFreeWrapper(
+      g,
+      baseAlgorithms.AdamW,
+      { w },
+      { lr: 0.05 },
+      { momentum: 0.9 },
+    ).train();
+    const ref = new CoreWrapper(new AdamW(reference, { lr: 0.05 }), { momentum: 0.9 }).train();
+    for (let step = 0; step < 4; step++) {
+      await opt.step({ w: values(20, 30 + step) });
+      ref.step({ w: values(20, 30 + step) });
+    }
+    expectClose(w, reference.w);
+    const plain = new GpuJsBaseOptimizer(g, baseAlgorithms.SGD, { p: Float32Array.of(1, 2) }, { lr: 0.5 });
+    await plain.step({ p: Float32Array.of(1, 1) });
+    expect(Array.from((await plain.readParams()).p)).toEqual([0.5, 1.5]);
+  });
+
+  it('keeps un-awaited steps in order, also with promise-returning kernels', async () => {
+    for (const asyncKernels of [false, true]) {
+      const [w1, w2] = [values(50, 9), values(50, 9)];
+      const a = new SGDScheduleFree(gpu(mode), { w: w1 }, { lr: 0.3, asyncKernels }).train();
+      const b = new SGDScheduleFree(gpu(mode), { w: w2 }, { lr: 0.3 }).train();
+      const pending = [0, 1, 2].map((i) => a.step({ w: values(50, 40 + i) }));
+      await Promise.all(pending);
+      for (const i of [0, 1, 2]) await b.step({ w: values(50, 40 + i) });
+      expect(w1).toEqual(w2);
+    }
+  });
+
+  it('runs withEvalParams at x and restores y exactly', async () => {
+    const w = values(12, 5);
+    const opt = new SGDScheduleFree(gpu(mode), { w }, { lr: 0.2 }).train();
+    for (let i = 0; i < 3; i++) await opt.step({ w: values(12, 60 + i) });
+    const y = w.slice();
+    const x = await opt.evalParams();
+    const seen = await opt.withEvalParams(async () => (opt.params.w as Float32Array).slice());
+    expect(seen).toEqual(x.w);
+    expect(w).toEqual(y);
+    expect(opt.mode).toBe('train');
+  });
+});
+
+describe('errors name the parameter and change nothing', () => {
+  it('rejects parameters gpu.js cannot hold', () => {
+    const g = gpu();
+    const f64 = thrown(() => new SGDScheduleFree(g, { w: new Float64Array(3) as never }));
+    expect(f64.code).toBe('INVALID_PARAMS');
+    expect(f64.message).toMatch(
+      /parameter "w" is a Float64Array; gpu.js computes in float32: pass a Float32Array/,
+    );
+    const fakeTexture = { output: [3], type: 'NumberTexture', toArray() {}, delete() {}, clone() {} };
+    const texture = thrown(() => new SGDScheduleFree(g, { w: fakeTexture as never }));
+    expect(texture.message).toMatch(
+      /parameter "w" cannot be used: .*webasm mode, where tensors are Float32Arrays/,
+    );
+    expect(thrown(() => new SGDScheduleFree(g, { w: new Float32Array(0) })).message).toMatch(
+      /"w" has no elements/,
+    );
+    const wrapped = { value: new Float64Array(4), size: [2, 2] };
+    expect(thrown(() => new SGDScheduleFree(g, { w: wrapped as never })).message).toMatch(
+      /"w" is an input\(\) over a Float64Array/,
+    );
+  });
+
+  it('rejects GPU instances and settings it cannot run', () => {
+    const w = new Float32Array(2);
+    expect(thrown(() => new SGDScheduleFree({} as never, { w })).message).toMatch(/gpu.js GPU instance/);
+    expect(thrown(() => new SGDScheduleFree(new GPU({ mode: 'dev' }), { w })).message).toMatch(/"dev" mode/);
+    const map = thrown(() => new SGDScheduleFree(gpu(), { w }, { kernelStyle: 'map' }));
+    expect(map.message).toMatch(
+      /kernel maps are not available in webasm mode \(gpu.js would silently fall back to cpu\)/,
+    );
+    expect(thrown(() => new SGDScheduleFree(gpu(), { w }, { lr: -1 })).message).toMatch(/"lr"/);
+  });
+
+  it('rejects bad gradients before touching anything', async () => {
+    const w = values(6, 1);
+    const opt = new AdamWScheduleFree(gpu(), { w }, { lr: 0.1 });
+    expect((await rejection(opt.step({ w: values(6, 2) }))).code).toBe('WRONG_MODE');
+    opt.train();
+    await opt.step({ w: values(6, 2) });
+    const before = { w: w.slice(), state: await opt.stateDict() };
+    const cases: Array<[unknown, string, RegExp]> = [
+      [{ w: new Float64Array(6) }, 'DTYPE_MISMATCH', /gradient "w" is a Float64Array/],
+      [{ w: values(5, 3) }, 'SHAPE_MISMATCH', /gradient "w" has 5 elements but the parameter has 6/],
+      [{ v: values(6, 3) }, 'UNKNOWN_PARAM', /gradient "v" does not match any parameter/],
+      [{}, 'MISSING_GRAD', /no gradient for parameter "w"/],
+      [{ w: Float32Array.of(0, 0, Number.NaN, 0, 0, 0) }, 'NON_FINITE_GRAD', /"w" contains NaN/],
+      [values(6, 3), 'MISSING_GRAD', /expected a record of gradients/],
+    ];
+    for (const [grads, code, message] of cases) {
+      const error = await rejection(opt.step(grads as never));
+      expect(error.code).toBe(code);
+      expect(error.message).toMatch(message);
+    }
+    expect(w).toEqual(before.w);
+    expect(await opt.stateDict()).toEqual(before.state);
+  });
+
+  it('refuses use after dispose, leaving the parameters to the user', async () => {
+    const w = values(4, 1);
+    const g = gpu();
+    const opt = new SGDScheduleFree(g, { w }, { lr: 0.1 }).train();
+    await opt.step({ w: values(4, 2) });
+    const destroyed = vi.fn();
+    const kernels = (g as unknown as { kernels: Array<{ destroy(): void }> }).kernels;
+    for (const k of kernels) {
+      const original = k.destroy.bind(k);
+      k.destroy = () => {
+        destroyed();
+        original();
+      };
+    }
+    opt.dispose();
+    expect(destroyed).toHaveBeenCalled();
+    expect((await rejection(opt.step({ w: values(4, 2) }))).code).toBe('DISPOSED');
+    expect((await rejection(opt.stateDict())).code).toBe('DISPOSED');
+    expect(opt.isDisposed).toBe(true);
+    expect(w.every(Number.isFinite)).toBe(true);
+  });
+});
