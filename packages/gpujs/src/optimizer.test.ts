@@ -1,5 +1,5 @@
 import * as core from '@schedulefree/core';
-import { GPU, input } from 'gpu.js';
+import { GPU, Input } from 'gpu.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   AdamWScheduleFree,
@@ -22,6 +22,9 @@ afterEach(async () => {
   for (const g of gpus.splice(0)) await g.destroy();
   vi.restoreAllMocks();
 });
+
+/** gpu.js's `input(values, size)`; its typings declare `input` as a type only. */
+const input = (data: Float32Array, size: [number, number]) => new Input(data as unknown as number[], size);
 
 function values(n: number, seed: number, scale = 1): Float32Array {
   let s = seed;
