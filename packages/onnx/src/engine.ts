@@ -714,13 +714,14 @@ export abstract class OnnxOptimizerEngine<O extends object> {
       return result;
     }
     if (group.params.length === 1 && mode !== 'copy') {
-      // The buffer itself with the parameter's dimensions; a transferred one is freed with its view.
+      // The buffer itself with the parameter's dimensions, read through the original tensor; a
+      // transferred one is freed with its view.
       const p = group.params[0];
-      const dispose = mode === 'transfer' ? () => flat.dispose() : undefined;
       result[p.name] = this.ort.Tensor.fromGpuBuffer(flat.gpuBuffer, {
         dataType: 'float32',
         dims: p.dims,
-        ...(dispose ? { dispose } : {}),
+        download: () => flat.getData() as Promise<Float32Array>,
+        ...(mode === 'transfer' ? { dispose: () => flat.dispose() } : {}),
       });
       return result;
     }
