@@ -16,6 +16,17 @@ export {
   type SGDScheduleFreeOptions,
 } from '@schedulefree/core';
 export type { KernelMode } from './backend.js';
+export {
+  type BatchNormOptions,
+  type EvalParamsRunner,
+  recomputeBatchNormStatistics,
+} from './batchnorm.js';
+export {
+  type ModeSwitching,
+  ScheduleFreeCallback,
+  type ScheduleFreeCallbackOptions,
+  scheduleFreeCallback,
+} from './callbacks.js';
 export * from './classes.js';
 export { ScheduleFreeTfjsOptimizer } from './optimizer.js';
 export type {
@@ -33,3 +44,15 @@ export {
   type ScheduleFreeWrapperOptions,
   scheduleFreeWrapper,
 } from './wrapper.js';
+
+import { adamwScheduleFree, adamwScheduleFreePaper, radamScheduleFree, sgdScheduleFree } from './classes.js';
+import { scheduleFreeWrapper } from './wrapper.js';
+
+/** The factories, grouped like `tf.train`: `train.adamwScheduleFree({ lr: 3e-3 })`. */
+export const train = Object.freeze({
+  sgdScheduleFree,
+  adamwScheduleFree,
+  adamwScheduleFreePaper,
+  radamScheduleFree,
+  scheduleFreeWrapper,
+});

@@ -60,6 +60,12 @@ function register(entry: Compiled, backendName: string): void {
   });
 }
 
+/** Which fused kernel the current backend runs: WebAssembly SIMD (wasm), a JavaScript loop (cpu), or none. */
+export function fusedKernelKind(): 'wasm-simd' | 'js' | null {
+  if (!fusedAvailable()) return null;
+  return tf.getBackend() === 'wasm' && wasmHeapOf(tf.backend()) ? 'wasm-simd' : 'js';
+}
+
 /** Whether the current tfjs backend can run fused kernels. */
 export function fusedAvailable(): boolean {
   const name = tf.getBackend();
