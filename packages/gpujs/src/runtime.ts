@@ -30,14 +30,14 @@ export interface GpuJsRuntimeOptions {
 
 /** A kernel function as gpu.js returns it (run shortcut), with the fields this package reads. */
 type KernelFn = ((...args: unknown[]) => unknown) & {
-  kernel?: { constructor: { mode?: string } };
+  kernel?: { constructor: KernelClass };
   fallbackReason?: string | null;
   destroy?: (removeCanvasReferences?: boolean) => void;
 };
 
 interface GpuLike {
   readonly mode?: string;
-  readonly Kernel?: { readonly mode?: string; readonly features?: Record<string, unknown> } | null;
+  readonly Kernel?: (KernelClass & { readonly features?: Record<string, unknown> }) | null;
   createKernel(source: string, settings: object): unknown;
   createKernelMap(subKernels: Record<string, string>, root: string, settings: object): unknown;
 }
@@ -48,6 +48,25 @@ interface CompiledKernel {
 }
 
 const HOST_MODES = new Set(['cpu', 'webasm']);
+const NAMED_MODES = new Set(['webgl2', 'webgl', 'headlessgl', 'webgpu', 'webasm', 'cpu']);
+const GL_CLASSES: Record<string, string> = {
+  WebGL2Kernel: 'webgl2',
+  WebGLKernel: 'webgl',
+  HeadlessGLKernel: 'headlessgl',
+};
+
+type KernelClass = { readonly mode?: string; readonly name?: string };
+
+/**
+ * The backend a kernel class runs on. gpu.js's GL kernel classes all call their mode `gpu`; tell
+ * them apart by class (`webgl` where a minified build renamed it).
+ */
+function backendOf(Kernel: KernelClass | undefined, requested?: string): string | undefined {
+  if (requested && NAMED_MODES.has(requested)) return requested;
+  const mode = Kernel?.mode;
+  if (mode !== 'gpu') return mode;
+  return GL_CLASSES[Kernel?.name ?? ''] ?? 'webgl';
+}
 
 /**
  * Everything that touches gpu.js for one optimizer: the backend mode, the generated kernels (built
@@ -89,7 +108,7 @@ export class GpuRuntime {
           '(e.g. new GPU({ mode: "webgpu" }) or "webgl2"), and { asyncKernels: true } for promise-returning kernels.',
       );
     }
-    const mode = g.Kernel?.mode;
+    const mode = backendOf(g.Kernel ?? undefined, g.mode);
     if (typeof mode !== 'string') fail('this GPU instance has no backend (gpu.Kernel is not set).');
     this.gpu = g;
     this.mode = mode as string;
@@ -393,7 +412,8 @@ export class GpuRuntime {
   }
 
   private observe(fn: KernelFn): void {
-    const actual = fn.kernel?.constructor?.mode;
+    const Kernel = fn.kernel?.constructor;
+    const actual = Kernel === this.gpu.Kernel ? this.mode : backendOf(Kernel);
     if (typeof actual !== 'string') return;
     this.observedModes.add(actual);
     if (actual !== this.mode && !this.warnedFallback) {

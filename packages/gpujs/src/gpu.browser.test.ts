@@ -1,0 +1,166 @@
+import * as core from '@schedulefree/core';
+import { GPU, Input } from 'gpu.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { AdamWScheduleFree, type GpuJsTensor, ScheduleFreeError, SGDScheduleFree } from './index.js';
+
+type Mode = 'webgl2' | 'webgl' | 'webgpu';
+type Kernel = (...args: unknown[]) => unknown;
+
+const X = 5;
+const Y = 3; // an odd 5×3 parameter
+const N = X * Y;
+const input = (data: Float32Array, size: number[]) =>
+  new Input(data as unknown as number[], size as [number, number]);
+
+function values(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol = 2e-6): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(tol + tol * Math.abs(want[i]));
+  }
+}
+
+/** Counts read-backs from the GPU: readPixels on WebGL, mapAsync on WebGPU. */
+function countReadBacks(gpu: GPU, mode: Mode): { count(): number } {
+  if (mode === 'webgpu') {
+    const { GPUBuffer } = globalThis as unknown as {
+      GPUBuffer: { prototype: { mapAsync(): Promise<void> } };
+    };
+    const spy = vi.spyOn(GPUBuffer.prototype, 'mapAsync');
+    return { count: () => spy.mock.calls.length };
+  }
+  const gl = (gpu as unknown as { context: WebGLRenderingContext }).context;
+  const spy = vi.spyOn(gl, 'readPixels');
+  return { count: () => spy.mock.calls.length };
+}
+
+const gpus: GPU[] = [];
+afterAll(async () => {
+  for (const g of gpus) await g.destroy();
+});
+
+for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
+  describe(`gpu.js optimizers in ${mode} mode`, () => {
+    const gpu = new GPU({ mode });
+    gpus.push(gpu);
+    const deviceKernel = (source: string) =>
+      gpu.createKernel(source, {
+        output: [X, Y],
+        pipeline: true,
+        immutable: true,
+        precision: 'single',
+      }) as unknown as Kernel;
+    // The gradient of ½‖w − t‖², computed on the GPU from the optimizer's current parameters.
+    const gradKernel = deviceKernel(
+      'function (w, t) { return w[this.thread.y][this.thread.x] - t[this.thread.y][this.thread.x]; }',
+    );
+    const initKernel = deviceKernel('function (a) { return a[this.thread.y][this.thread.x]; }');
+
+    it('keeps parameters and state on the GPU between steps, with no read-back, and matches the core', async () => {
+      const start = values(N, 1);
+      const target = values(N, 2);
+      const options = { lr: 0.05, weightDecay: 0.01, warmupSteps: 2 };
+      const maps = vi.spyOn(gpu, 'createKernelMap');
+      const param = await initKernel(input(start, [X, Y]));
+      const opt = new AdamWScheduleFree(gpu, { w: param as GpuJsTensor }, options).train();
+      const reference = { w: start.slice() };
+      const ref = new core.AdamWScheduleFree(reference, options).train();
+      await opt.ready();
+      const readBacks = countReadBacks(gpu, mode);
+      for (let step = 0; step < 6; step++) {
+        const grad = (await gradKernel(opt.params.w, input(target, [X, Y]))) as { delete(): void };
+        await opt.step({ w: grad as GpuJsTensor });
+        grad.delete();
+        ref.step({ w: Float32Array.from(reference.w, (v, i) => v - target[i]) });
+      }
+      expect(readBacks.count()).toBe(0);
+      // WebGL: y, z and v come out of one kernel map per step (WebGPU has none: one kernel per output).
+      expect(maps.mock.calls.length).toBe(mode === 'webgpu' ? 0 : 1);
+      const w = opt.params.w as unknown as { output: number[] };
+      expect(Array.from(w.output)).toEqual([X, Y]);
+      expect([...opt.kernelModes]).toEqual([mode]);
+      expectClose((await opt.readParams()).w, reference.w);
+      expectClose((await opt.evalParams()).w, ref.evalParams().w);
+      const state = await opt.stateDict();
+      expectClose(state.state.w.z, ref.stateDict().state.w.z);
+      opt.eval();
+      expectClose((await opt.readParams()).w, ref.evalParams().w);
+      opt.dispose();
+    });
+
+    it('takes host parameters and gradients too, uploading them', async () => {
+      const w = values(N, 3);
+      const reference = { w: w.slice() };
+      const opt = new SGDScheduleFree(gpu, { w: input(w, [X, Y]) }, { lr: 0.2 }).train();
+      const ref = new core.SGDScheduleFree(reference, { lr: 0.2 }).train();
+      for (let step = 0; step < 4; step++) {
+        await opt.step({ w: values(N, 10 + step) });
+        ref.step({ w: values(N, 10 + step) });
+      }
+      expectClose((await opt.readParams()).w, reference.w);
+      expect(Array.from(w)).toEqual(Array.from(values(N, 3))); // the host array was only the start
+      opt.dispose();
+    });
+
+    it('checks GPU gradients for NaN when asked, changing nothing', async () => {
+      const opt = new SGDScheduleFree(
+        gpu,
+        { w: input(values(N, 4), [X, Y]) },
+        { lr: 0.2, checkDeviceGradients: true },
+      ).train();
+      await opt.step({ w: values(N, 5) });
+      const before = await opt.readParams();
+      const bad = values(N, 6);
+      bad[7] = Number.NaN;
+      const grad = await initKernel(input(bad, [X, Y]));
+      const error = await opt.step({ w: grad as GpuJsTensor }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ScheduleFreeError);
+      expect((error as ScheduleFreeError).code).toBe('NON_FINITE_GRAD');
+      expect((await opt.readParams()).w).toEqual(before.w);
+      opt.dispose();
+    });
+
+    it('rejects a gradient of another shape by name', async () => {
+      const opt = new SGDScheduleFree(gpu, { w: input(values(N, 4), [X, Y]) }).train();
+      const transposed = gpu.createKernel('function () { return 1; }', {
+        output: [Y, X],
+        pipeline: true,
+        precision: 'single',
+      }) as unknown as Kernel;
+      const error = await opt.step({ w: (await transposed()) as GpuJsTensor }).catch((e: unknown) => e);
+      expect((error as ScheduleFreeError).code).toBe('SHAPE_MISMATCH');
+      expect((error as Error).message).toMatch(
+        /gradient "w" has shape \[3, 5\] but the parameter has \[5, 3\]/,
+      );
+      opt.dispose();
+    });
+
+    if (mode !== 'webgpu') {
+      it('rejects a parameter larger than one texture, and accepts it flat', () => {
+        const max = Number(
+          (gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features
+            .maxTextureSize,
+        );
+        const wide = new Float32Array((max + 1) * 2);
+        let error: unknown;
+        try {
+          new SGDScheduleFree(gpu, { wide: input(wide, [max + 1, 2]) });
+        } catch (e) {
+          error = e;
+        }
+        expect((error as ScheduleFreeError).code).toBe('INVALID_PARAMS');
+        expect((error as Error).message).toMatch(
+          new RegExp(`parameter "wide" is too large for one ${mode} tensor: .* needs a ${max + 1}×2 texture`),
+        );
+        new SGDScheduleFree(gpu, { flat: wide }).dispose();
+      });
+    }
+  });
+}
