@@ -6,9 +6,11 @@ import { fillRandom } from './measure.js';
 
 type Ort = sf.OrtModuleInput;
 type Ctor = {
-  create(ort: Ort, params: Record<string, Float32Array>, options: Record<string, unknown>): Promise<
-    sf.OnnxScheduleFreeOptimizer<object>
-  >;
+  create(
+    ort: Ort,
+    params: Record<string, Float32Array>,
+    options: Record<string, unknown>,
+  ): Promise<sf.OnnxScheduleFreeOptimizer<object>>;
 };
 
 const classes: Record<string, Ctor> = {
@@ -47,7 +49,9 @@ function perfBackend(name: string, runtime: 'web' | 'node', executionProviders: 
     async setup(optimizer, size): Promise<PerfSubject> {
       const Cls = classes[optimizer];
       if (!Cls) {
-        throw new Error(`${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(classes).join(', ')}`);
+        throw new Error(
+          `${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(classes).join(', ')}`,
+        );
       }
       const ort = await loadOrt(runtime);
       const grad = fillRandom(new Float32Array(size), 2).map((v) => v * 1e-3);
