@@ -224,8 +224,13 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     this.initialParams.length = 0;
     this.preallocate =
       this.location === 'cpu' && (await fillsPreallocatedOutputs(this.ort, this.sessionOptions));
-    for (const [gi, g] of this.paramGroups.entries()) {
-      await this.compiled(gi, this.algorithm.planStep(g, this.groups[gi].counters));
+    try {
+      for (const [gi, g] of this.paramGroups.entries()) {
+        await this.compiled(gi, this.algorithm.planStep(g, this.groups[gi].counters));
+      }
+    } catch (error) {
+      await this.programs.dispose();
+      throw error;
     }
     this.prepared = true;
     return this;

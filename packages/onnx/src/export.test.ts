@@ -115,9 +115,9 @@ describe('exportStep', () => {
     const newState = await opt.stateDict();
     const moved = await runExported(
       ortNode as unknown as OrtModule,
-      exported.toEval,
+      exported.toEval!,
       { param: fromWeb.param, z: flat({ w: newState.state.w.z, b: newState.state.b.z }) },
-      exported.toEval.scalars,
+      exported.toEval!.scalars,
     );
     expect(Array.from(moved.param)).toEqual([...(x.w.data as Float32Array), ...(x.b.data as Float32Array)]);
     await opt.dispose();

@@ -120,10 +120,10 @@ export interface ExportedStep extends ExportedRun {
   readonly algorithm: string;
   /** The group's counters after that step (feed them back to plan the one after). */
   readonly nextCounters: Readonly<Record<string, number>>;
-  /** Moves the parameters to x (what `eval()` runs). */
-  readonly toEval: ExportedRun;
-  /** Moves the parameters to y (what `train()` runs). */
-  readonly toTrain: ExportedRun;
+  /** Moves the parameters to x (what `eval()` runs); absent for optimizers without modes. */
+  readonly toEval?: ExportedRun;
+  /** Moves the parameters to y (what `train()` runs); absent for optimizers without modes. */
+  readonly toTrain?: ExportedRun;
 }
 
 /**
@@ -137,11 +137,16 @@ export function exportStep<O extends object>(
   length: Dim = 'n',
 ): ExportedStep {
   const plan = algorithm.planStep(options, counters);
+  const modes = algorithm.kind !== 'plain';
   return {
     ...withScalars(plan, length),
     algorithm: algorithm.name,
     nextCounters: { ...plan.counters },
-    toEval: withScalars(algorithm.moveTo(options, 'x'), length),
-    toTrain: withScalars(algorithm.moveTo(options, 'y'), length),
+    ...(modes
+      ? {
+          toEval: withScalars(algorithm.moveTo(options, 'x'), length),
+          toTrain: withScalars(algorithm.moveTo(options, 'y'), length),
+        }
+      : {}),
   };
 }

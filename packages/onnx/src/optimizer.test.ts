@@ -99,6 +99,23 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await opt.dispose();
   });
 
+  it('reuses host buffers where the runtime fills preallocated outputs (node), else adopts new ones (web)', async () => {
+    const opt = await SGDScheduleFree.create(ort, { w: values(6, 1) }, { lr: 0.5 });
+    await opt.train();
+    const buffers: unknown[] = [];
+    for (let i = 0; i < 4; i++) {
+      await opt.step({ w: values(6, 10 + i) });
+      buffers.push(opt.flatParams().data);
+    }
+    expect(buffers[2] === buffers[0]).toBe(ort === ortNode);
+    expect(buffers[3] === buffers[1]).toBe(ort === ortNode);
+    expect(buffers[1]).not.toBe(buffers[0]);
+    const ref = new core.SGDScheduleFree({ w: values(6, 1) }, { lr: 0.5 }).train();
+    for (let i = 0; i < 4; i++) ref.step({ w: values(6, 10 + i) });
+    expectClose(await host(await opt.params()), ref.params);
+    await opt.dispose();
+  });
+
   it('runs un-awaited calls in call order', async () => {
     const opt = await AdamWScheduleFree.create(ort, initial(), options);
     void opt.train();

@@ -140,46 +140,50 @@ export async function createSession(
   }
 }
 
-const preallocationSupport = new WeakMap<object, Promise<boolean>>();
+const preallocationSupport = new WeakMap<object, boolean>();
 
 /**
  * Whether this runtime writes host outputs into buffers passed as `fetches` (onnxruntime-node does;
- * onnxruntime-web returns them unfilled). Measured once per module with a one-node model.
+ * onnxruntime-web returns them unfilled). Measured once per module with a one-node model; a probe
+ * that cannot run (e.g. an unavailable provider) answers false without being remembered.
  */
-export function fillsPreallocatedOutputs(
+export async function fillsPreallocatedOutputs(
   ort: OrtModule,
   options: InferenceSession.SessionOptions,
 ): Promise<boolean> {
-  let known = preallocationSupport.get(ort);
-  if (!known) {
-    known = (async () => {
-      const model: ModelSpec = {
-        irVersion: 8,
-        opset: 17,
-        producerName: 'schedulefree-js',
-        producerVersion: '0',
-        graph: {
-          name: 'probe',
-          nodes: [{ op: 'Neg', inputs: ['a'], outputs: ['b'] }],
-          inputs: [{ name: 'a', type: 'float32', shape: [2] }],
-          outputs: [{ name: 'b', type: 'float32', shape: [2] }],
-          initializers: [],
-        },
-      };
-      try {
-        const session = await ort.InferenceSession.create(encodeModel(model), options);
-        const out = new Float32Array(2);
-        await session.run(
-          { a: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) },
-          { b: new ort.Tensor('float32', out, [2]) },
-        );
-        await session.release();
-        return out[0] === -1 && out[1] === -2;
-      } catch {
-        return false;
-      }
-    })();
-    preallocationSupport.set(ort, known);
+  const known = preallocationSupport.get(ort);
+  if (known !== undefined) return known;
+  const model: ModelSpec = {
+    irVersion: 8,
+    opset: 17,
+    producerName: 'schedulefree-js',
+    producerVersion: '0',
+    graph: {
+      name: 'probe',
+      nodes: [{ op: 'Neg', inputs: ['a'], outputs: ['b'] }],
+      inputs: [{ name: 'a', type: 'float32', shape: [2] }],
+      outputs: [{ name: 'b', type: 'float32', shape: [2] }],
+      initializers: [],
+    },
+  };
+  let session: InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(encodeModel(model), options);
+  } catch {
+    return false;
   }
-  return known;
+  try {
+    const out = new Float32Array(2);
+    await session.run(
+      { a: new ort.Tensor('float32', Float32Array.of(1, 2), [2]) },
+      { b: new ort.Tensor('float32', out, [2]) },
+    );
+    const fills = out[0] === -1 && out[1] === -2;
+    preallocationSupport.set(ort, fills);
+    return fills;
+  } catch {
+    return false;
+  } finally {
+    await session.release();
+  }
 }
