@@ -35,7 +35,6 @@ export const Simd = {
   v128Const: 0x0c,
   i32x4Eq: 0x37,
   v128And: 0x4e,
-  v128Or: 0x50,
   v128AnyTrue: 0x53,
   i32x4MaxU: 0xb9,
   f32x4Sqrt: 0xe3,
