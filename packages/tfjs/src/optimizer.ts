@@ -1,4 +1,11 @@
-import { type Algorithm, type Backend, check, type Mode, ScheduleFreeError } from '@schedulefree/core';
+import {
+  type Algorithm,
+  type Backend,
+  check,
+  type Mode,
+  ScheduleFreeError,
+  type StateDict,
+} from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { tfjsBackend } from './backend.js';
 import { type EngineSnapshot, TfjsEngine } from './engine.js';
@@ -212,6 +219,38 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
         `${this.algorithm.name}.withEvalParams(): the loaded variables hold y, and the optimizer does not know them yet. Call optimizer.attach(model) first.`,
     );
     return fn();
+  }
+
+  /**
+   * The state as plain JSON keyed by variable name (the core's `stateDict`): counters, options,
+   * mode and every state tensor's values. For inspection and custom checkpoints; `model.save`
+   * uses {@link getWeights}.
+   */
+  stateDict(): StateDict {
+    this.ensureUsable('stateDict');
+    check(
+      this.engine !== null,
+      'INVALID_PARAMS',
+      () =>
+        `${this.algorithm.name}.stateDict(): the optimizer does not know its variables yet. Take a step first, or call optimizer.attach(model).`,
+    );
+    return this.engine.stateDict();
+  }
+
+  /**
+   * Restores a {@link stateDict} (matched by variable name; the variables themselves are not
+   * part of it). Everything is checked first: a mismatch is a `STATE_MISMATCH` error that changes nothing.
+   */
+  loadStateDict(state: StateDict): void {
+    this.ensureUsable('loadStateDict');
+    check(
+      this.engine !== null,
+      'INVALID_PARAMS',
+      () =>
+        `${this.algorithm.name}.loadStateDict(): the optimizer does not know its variables yet. Call optimizer.attach(model) first.`,
+    );
+    this.engine.loadStateDict(state);
+    this.afterStep();
   }
 
   /**

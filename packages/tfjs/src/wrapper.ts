@@ -242,7 +242,14 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
   }
 
   protected override async extraWeights(): Promise<NamedTensor[]> {
-    return this.base.getWeights();
+    try {
+      return await this.base.getWeights();
+    } catch (error) {
+      throw new ScheduleFreeError(
+        'UNSUPPORTED',
+        `ScheduleFreeWrapper.getWeights: the base optimizer ${this.base.getClassName()} cannot save its state (${(error as Error).message}). Save the model without includeOptimizer, or wrap a base that supports it.`,
+      );
+    }
   }
 
   protected override async restoreExtraWeights(extra: NamedTensor[]): Promise<void> {
