@@ -15,7 +15,10 @@ import {
 
 /** A parameter checked and ready to become a tensor: its shape and where its values come from. */
 export interface ParamSource {
+  /** The shape of the tensor: the user's shape on the GPU, flat `[n]` for host storage. */
   readonly shape: readonly number[];
+  /** The shape the user gave (an `input()`'s size, a texture's output). */
+  readonly userShape: readonly number[];
   readonly source: Float32Array | DeviceValue;
 }
 
@@ -74,10 +77,9 @@ export function paramSource(where: string, name: string, value: unknown, runtime
     return fail(`is a ${describeValue(value)}; ${FLOAT32_HINT}`);
   }
   if (shapeSize(shape) === 0) fail('has no elements');
-  if (runtime.residence === 'host') shape = [shapeSize(shape)];
   const problem = runtime.capacityProblem(shape);
   if (problem) fail(`is too large for one ${runtime.mode} tensor: ${problem}`);
-  return { shape, source };
+  return { shape: runtime.residence === 'host' ? [shapeSize(shape)] : shape, userShape: shape, source };
 }
 
 /**

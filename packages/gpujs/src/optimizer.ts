@@ -12,7 +12,7 @@ import { gradientTensors, type ParamSource, paramSource } from './convert.js';
 import { GpuEngine } from './engine.js';
 import { type GpuJsRuntimeOptions, GpuRuntime } from './runtime.js';
 import type { GpuTensor } from './tensor.js';
-import type { DeviceValue, GpuGradValue, GpuParamValue } from './values.js';
+import { type DeviceValue, type GpuGradValue, type GpuParamValue, shapedView } from './values.js';
 
 /** Parameters: a record name → value, or groups each with their own option overrides. */
 export type GpuJsParams<O> =
@@ -22,8 +22,11 @@ export type GpuJsParams<O> =
 /** Gradients keyed by parameter name. */
 export type GpuJsGrads = Readonly<Record<string, GpuGradValue>>;
 
-/** What the stored parameters are: the host arrays (cpu, webasm) or GPU values (textures, WebGPU buffers). */
-export type GpuJsTensor = Float32Array | DeviceValue;
+/**
+ * What the stored parameters are: host arrays (cpu, webasm; rows of views for shaped ones) or GPU
+ * values (textures, WebGPU buffers).
+ */
+export type GpuJsTensor = Float32Array | Float32Array[] | Float32Array[][] | DeviceValue;
 
 /** Constructor options: the algorithm's options, the engine's, and how gpu.js runs. */
 export type GpuJsOptions<O> = Partial<O> &
@@ -52,6 +55,8 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   protected readonly engine: GpuEngine<O>;
   protected readonly checkDeviceGradients: boolean;
   private readonly byName = new Map<string, GpuTensor>();
+  /** Host modes: row views of shaped parameters, as a 2-D or 3-D kernel indexes them. */
+  private readonly views = new Map<string, Float32Array[] | Float32Array[][]>();
   private serial: Promise<unknown> = Promise.resolve();
 
   constructor(algorithm: Algorithm<O>, gpu: GPU, params: GpuJsParams<O>, options: GpuJsOptions<O> = {}) {
@@ -99,8 +104,12 @@ export abstract class GpuJsOptimizerBase<O extends object> {
       engineOptions as never,
     );
     for (const [name, tensor] of Object.entries(this.engine.params)) {
+      const { source, userShape } = sources.get(tensor)!;
       this.byName.set(name, tensor);
-      this.runtime.load(tensor, sources.get(tensor)!.source);
+      this.runtime.load(tensor, source);
+      if (tensor.value instanceof Float32Array && userShape.length > 1) {
+        this.views.set(name, shapedView(tensor.value, userShape) as Float32Array[] | Float32Array[][]);
+      }
     }
   }
 
@@ -133,13 +142,17 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   }
 
   /**
-   * The current parameters by name: your Float32Arrays themselves in `cpu` and `webasm` modes
-   * (updated in place), or the optimizer's textures (WebGPU buffers) in GPU modes, which each step
-   * replaces (and deletes the previous ones). Pass them to your kernels; do not delete them.
+   * The current parameters by name, ready to pass to your kernels: in `cpu` and `webasm` modes your
+   * Float32Arrays themselves (updated in place; a parameter given as `input(values, [x, y])` comes
+   * as rows of views into `values`, as a 2-D kernel takes it); in GPU modes the optimizer's textures
+   * (WebGPU buffers) of the same shapes, which each step replaces (deleting the previous ones). Do
+   * not delete them.
    */
   get params(): Readonly<Record<string, GpuJsTensor>> {
     this.assertIdle('params');
-    return Object.fromEntries([...this.byName].map(([name, t]) => [name, t.value as GpuJsTensor]));
+    return Object.fromEntries(
+      [...this.byName].map(([name, t]) => [name, (this.views.get(name) ?? t.value) as GpuJsTensor]),
+    );
   }
 
   /** A group's counters: steps taken `k`, `lrMax`, `weightSum`, and the last `scheduledLr`. */
