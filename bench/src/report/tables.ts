@@ -1,0 +1,140 @@
+/**
+ * The experiments' results as tables (headers + rows), rendered three ways: aligned text in the
+ * terminal, HTML in report.html, Markdown in summary.md.
+ */
+import type { AnytimeResult } from '../experiments/anytime.js';
+import type { ConvexResult } from '../experiments/convex.js';
+import type { MnistResult } from '../experiments/mnist.js';
+import type { QuadraticsResult } from '../experiments/quadratics.js';
+import type { Check, RobustnessResult } from '../experiments/robustness.js';
+import { formatLr, formatNumber } from '../lib/console.js';
+
+export interface Table {
+  title: string;
+  headers: string[];
+  rows: Array<Array<string | number>>;
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+export function convexTable(result: ConvexResult): Table {
+  return {
+    title: `B1 · softmax regression on ${result.dataset} (${result.rows} rows, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at its best lr`,
+    headers: ['method', 'best lr', 'train loss', '± se', 'train accuracy', '± se (pp)'],
+    rows: Object.entries(result.methods).map(([name, m]) => [
+      name,
+      formatLr(m!.bestLr),
+      m!.trainLoss.toFixed(4),
+      m!.trainLossSe.toFixed(4),
+      pct(m!.trainAccuracy),
+      (100 * m!.trainAccuracySe).toFixed(2),
+    ]),
+  };
+}
+
+const RHO_COLUMNS = ['0.25', '0.5', '2', '4', '8', '16', '64'];
+
+export function robustnessTables(result: RobustnessResult): Table[] {
+  return Object.entries(result.problems).map(([problem, p]) => ({
+    title: `B4 · ${problem}: R(ρ) = loss at ρ·η* / loss at η* (median of ${result.config.seeds} seeds, T = ${result.config.steps}); slope of log R over ρ ∈ [${result.config.slopeRange.join(', ')}]`,
+    headers: [
+      'method',
+      'η*',
+      'slope',
+      ...RHO_COLUMNS.map((r) => `R(${r === '0.25' ? '1/4' : r === '0.5' ? '1/2' : r})`),
+    ],
+    rows: Object.entries(p!.methods).map(([name, m]) => [
+      name,
+      formatLr(m!.bestLr),
+      m!.slope.toFixed(2),
+      ...RHO_COLUMNS.map((r) => (m!.ratios[r] === undefined ? '–' : formatNumber(m!.ratios[r]))),
+    ]),
+  }));
+}
+
+export function quadraticsTable(result: QuadraticsResult): Table {
+  const lrs = [...new Set(result.cells.map((c) => c.lr))].sort((a, b) => a - b);
+  return {
+    title: `B3 · SF-GD on ${result.config.problems} quadratics (d = ${result.config.dims}, T = ${result.config.steps}): mean log10 of the best relative suboptimality of x (× = diverged on every problem)`,
+    headers: ['β \\ γ', ...lrs.map(formatLr)],
+    rows: result.config.betas.map((beta) => [
+      String(beta),
+      ...lrs.map((lr) => {
+        const c = result.cells.find((cell) => cell.beta === beta && cell.lr === lr);
+        if (!c) return '';
+        return c.diverged === result.config.problems ? '×' : c.log10Suboptimality.toFixed(2);
+      }),
+    ]),
+  };
+}
+
+export function anytimeTable(result: AnytimeResult): Table {
+  return {
+    title: `B2 · MLP on digits (${result.config.seeds} seeds): one Schedule-Free run (lr ${formatLr(result.scheduleFree.lr)}, evaluated at x) against the best cosine run of each length`,
+    headers: [
+      'epochs',
+      'SF objective',
+      'cosine objective',
+      'cosine lr',
+      'SF / cosine',
+      'SF test acc',
+      'cosine test acc',
+    ],
+    rows: result.comparison.map((c) => [
+      c.epoch,
+      formatNumber(c.sfObjective),
+      formatNumber(c.cosineObjective),
+      formatLr(result.cosine.find((r) => r.epochs === c.epoch)!.lr),
+      c.ratio.toFixed(3),
+      pct(c.sfTestAccuracy),
+      pct(c.cosineTestAccuracy),
+    ]),
+  };
+}
+
+export function mnistTable(result: MnistResult): Table {
+  return {
+    title: `B5 · MLP 784-${result.config.hidden}-10 on MNIST (10k, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at its best lr and weight decay`,
+    headers: ['method', 'lr', 'weight decay', 'test loss', 'test accuracy'],
+    rows: Object.entries(result.methods).map(([name, m]) => [
+      name,
+      formatLr(m!.lr),
+      String(m!.weightDecay),
+      m!.testLoss.toFixed(4),
+      pct(m!.testAccuracy),
+    ]),
+  };
+}
+
+export function checksTable(title: string, checks: Check[]): Table {
+  return {
+    title,
+    headers: ['claim', 'value', 'target', ''],
+    rows: checks.map((c) => [c.claim, formatNumber(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']),
+  };
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+export function tableToHtml(table: Table): string {
+  const cell = (tag: string, v: string | number) =>
+    `<${tag}${typeof v === 'number' || /^[-−]?[\d.]+(e[-+]?\d+)?%?$/.test(String(v)) ? ' class="num"' : ''}${v === 'FAIL' ? ' class="fail"' : ''}>${escapeHtml(typeof v === 'number' ? formatNumber(v) : v)}</${tag}>`;
+  return [
+    `<table><caption>${escapeHtml(table.title)}</caption>`,
+    `<thead><tr>${table.headers.map((h) => cell('th', h)).join('')}</tr></thead>`,
+    `<tbody>${table.rows.map((r) => `<tr>${r.map((v) => cell('td', v)).join('')}</tr>`).join('\n')}</tbody></table>`,
+  ].join('\n');
+}
+
+export function tableToMarkdown(table: Table): string {
+  const esc = (v: string | number) =>
+    String(typeof v === 'number' ? formatNumber(v) : v).replace(/\|/g, '\\|');
+  return [
+    `**${table.title}**`,
+    '',
+    `| ${table.headers.map(esc).join(' | ')} |`,
+    `| ${table.headers.map(() => '---').join(' | ')} |`,
+    ...table.rows.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
