@@ -1,6 +1,5 @@
 import {
   type Algorithm,
-  type Counters,
   check,
   graphOf,
   type Mode,
@@ -11,91 +10,34 @@ import {
 import type { InferenceSession } from 'onnxruntime-common';
 import { type CompiledProgram, ProgramCache } from './compiled.js';
 import { type ExportedStep, exportStep } from './export.js';
-import { CHECK_OUTPUT, lerpBranches, lerpWeights } from './lower.js';
+import { FlatGroup, type ParamInfo, type PendingRun } from './group.js';
+import {
+  checkGrads,
+  checkParam,
+  nonFiniteMessage,
+  normalizeGroups,
+  type OnnxOptimizerOptions,
+  type OnnxParams,
+  parseOptions,
+  type StateLocation,
+} from './inputs.js';
+import { lerpBranches, lerpWeights } from './lower.js';
 import {
   createSession,
-  describeUnusable,
   dimsOf,
   fillsPreallocatedOutputs,
-  flatTensor,
-  hostData,
   type OrtModule,
   type OrtTensor,
   onHost,
   readData,
   release,
   resolveOrt,
-  scalarTensor,
-  sizeOf,
   type TensorInput,
 } from './runtime.js';
 import { splitModel } from './split.js';
 import { cloneOptions, planStateLoad, STATE_FORMAT } from './state-dict.js';
 
-/** Where parameters and optimizer state live between steps. */
-export type StateLocation = 'cpu' | 'gpu-buffer';
-
-/** Options of the optimizer object (besides the algorithm's hyperparameters). */
-export interface OnnxEngineOptions {
-  /**
-   * Execution providers of every session, e.g. `['wasm']`, `['webgpu']`, `['cpu']`. Default: the
-   * runtime's default (wasm for onnxruntime-web, cpu for onnxruntime-node).
-   */
-  executionProviders?: InferenceSession.SessionOptions['executionProviders'];
-  /** Further session options (graph optimization level, logging, …). */
-  sessionOptions?: Omit<InferenceSession.SessionOptions, 'executionProviders' | 'preferredOutputLocation'>;
-  /**
-   * Where parameters and state stay between steps. Default `'gpu-buffer'` when the first execution
-   * provider is WebGPU (nothing is read back per step), else `'cpu'`.
-   */
-  stateLocation?: StateLocation;
-  /**
-   * What a NaN or ±Infinity in a gradient does: `'throw'` (default) raises `NON_FINITE_GRAD`;
-   * `'skip'` skips the whole step and `step` resolves to false. Gradients already on the GPU are
-   * checked inside the step graph (one number per group is read back).
-   */
-  nonFiniteGrads?: 'throw' | 'skip';
-}
-
-/** Parameters: a record name → tensor, or groups each with their own option overrides. */
-export type OnnxParams<O> =
-  | Readonly<Record<string, TensorInput>>
-  | ReadonlyArray<{ params: Readonly<Record<string, TensorInput>> } & Partial<O>>;
-
-/** Constructor options: the algorithm's options plus {@link OnnxEngineOptions}. */
-export type OnnxOptimizerOptions<O> = Partial<O> & OnnxEngineOptions;
-
-const ENGINE_KEYS = ['executionProviders', 'sessionOptions', 'stateLocation', 'nonFiniteGrads'] as const;
-
-/** One parameter's place in its group's flat buffers. */
-interface ParamInfo {
-  readonly name: string;
-  readonly group: number;
-  readonly offset: number;
-  readonly size: number;
-  readonly dims: readonly number[];
-}
-
-/** A group's flat buffers: `param` and the algorithm's state slots, all of one length. */
-interface GroupStore {
-  readonly params: readonly ParamInfo[];
-  readonly length: number;
-  slots: Record<string, OrtTensor>;
-  /** Host buffers a runtime that fills preallocated outputs writes the next values into. */
-  spare: Record<string, OrtTensor>;
-  initialized: boolean;
-  counters: Counters;
-  /** Per-parameter tensors handed out by `params()`, released at the next change. */
-  views: Record<string, OrtTensor> | null;
-}
-
-/** The outputs of one program run over a group, not yet adopted. */
-interface PendingRun {
-  readonly group: number;
-  readonly outputs: Record<string, OrtTensor>;
-  /** NaN when a gradient was not finite (device-side check). */
-  readonly check: number;
-}
+export type { OnnxEngineOptions, OnnxOptimizerOptions, OnnxParams, StateLocation } from './inputs.js';
 
 /**
  * The shared machinery of the ONNX optimizers: parameter groups kept as flat buffers (one session
@@ -110,15 +52,14 @@ export abstract class OnnxOptimizerEngine<O extends object> {
   /** Parameter groups; change `lr` (or other options) here between steps. */
   readonly paramGroups: ParamGroup<O>[];
   protected readonly ort: OrtModule;
-  protected readonly groups: GroupStore[];
+  protected readonly groups: FlatGroup[];
   protected readonly byName = new Map<string, ParamInfo>();
   protected currentMode: Mode = 'eval';
   protected readonly nonFiniteGrads: 'throw' | 'skip';
   protected readonly location: StateLocation;
   private readonly sessionOptions: InferenceSession.SessionOptions;
   private readonly programs: ProgramCache;
-  private readonly initialParams: Array<Record<string, TensorInput>>;
-  private preallocate = false;
+  private readonly initialParams: Array<Readonly<Record<string, TensorInput>>>;
   private prepared = false;
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -133,48 +74,18 @@ export abstract class OnnxOptimizerEngine<O extends object> {
   ) {
     const where = algorithm.name;
     this.ort = resolveOrt(ort, where);
-    check(
-      options !== null && typeof options === 'object' && !Array.isArray(options),
-      'INVALID_OPTION',
-      () => `${where}: options must be an object such as { lr: 0.01 }.`,
-    );
-    const all = options as Record<string, unknown>;
-    const algoOptions: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(all)) {
-      if (!(ENGINE_KEYS as readonly string[]).includes(k)) algoOptions[k] = v;
-    }
-    const { nonFiniteGrads = 'throw', executionProviders, sessionOptions = {}, stateLocation } = options;
-    check(
-      nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
-    );
-    check(
-      executionProviders === undefined || Array.isArray(executionProviders),
-      'INVALID_OPTION',
-      () => `${where}: option "executionProviders" must be an array such as ['wasm'] or ['webgpu'].`,
-    );
-    const firstEp = executionProviders?.[0];
-    const firstName = typeof firstEp === 'string' ? firstEp : firstEp?.name;
-    const location = stateLocation ?? (firstName === 'webgpu' ? 'gpu-buffer' : 'cpu');
-    check(
-      location === 'cpu' || (location === 'gpu-buffer' && firstName === 'webgpu'),
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "stateLocation" must be 'cpu', or 'gpu-buffer' with executionProviders: ['webgpu']; got ${JSON.stringify(stateLocation)} with ${JSON.stringify(firstName ?? 'the default provider')}.`,
-    );
-    this.nonFiniteGrads = nonFiniteGrads;
-    this.location = location;
-    this.sessionOptions = { ...sessionOptions, ...(executionProviders ? { executionProviders } : {}) };
-    this.programs = new ProgramCache(this.ort, this.sessionOptions, location, where);
+    const parsed = parseOptions(where, options);
+    this.nonFiniteGrads = parsed.nonFiniteGrads;
+    this.location = parsed.location;
+    this.sessionOptions = parsed.sessionOptions;
+    this.programs = new ProgramCache(this.ort, this.sessionOptions, this.location, where);
 
     const groups = normalizeGroups<O>(where, params);
     this.initialParams = groups.map((g) => g.params);
     this.groups = [];
     this.paramGroups = groups.map(({ params: tensors, overrides }, gi) => {
       const groupWhere = groups.length > 1 ? `${where} (param group ${gi})` : where;
-      const merged = cloneOptions({ ...algorithm.defaults, ...algoOptions, ...overrides }) as O;
+      const merged = cloneOptions({ ...algorithm.defaults, ...parsed.algorithmOptions, ...overrides }) as O;
       algorithm.validate(merged as Record<string, unknown>, groupWhere);
       const infos: ParamInfo[] = [];
       let offset = 0;
@@ -184,24 +95,13 @@ export abstract class OnnxOptimizerEngine<O extends object> {
           'INVALID_PARAMS',
           () => `${where}: parameter "${name}" appears in more than one group.`,
         );
-        const problem = describeUnusable(tensor);
-        check(problem === null, 'INVALID_PARAMS', () => `${where}: parameter "${name}": ${problem}.`);
-        const size = sizeOf(tensor);
-        check(size > 0, 'INVALID_PARAMS', () => `${where}: parameter "${name}" has no elements.`);
+        const size = checkParam(where, name, tensor);
         const info = { name, group: gi, offset, size, dims: [...dimsOf(tensor)] };
         offset += size;
         infos.push(info);
         this.byName.set(name, info);
       }
-      this.groups.push({
-        params: infos,
-        length: offset,
-        slots: {},
-        spare: {},
-        initialized: false,
-        counters: algorithm.initialCounters(),
-        views: null,
-      });
+      this.groups.push(new FlatGroup(this.ort, infos, offset, algorithm.initialCounters()));
       return Object.assign(merged, { params: Object.freeze(infos.map((p) => p.name)) }) as ParamGroup<O>;
     });
   }
@@ -222,8 +122,9 @@ export abstract class OnnxOptimizerEngine<O extends object> {
       group.slots = { param: new this.ort.Tensor('float32', flat, [group.length]) };
     }
     this.initialParams.length = 0;
-    this.preallocate =
+    const preallocate =
       this.location === 'cpu' && (await fillsPreallocatedOutputs(this.ort, this.sessionOptions));
+    for (const group of this.groups) group.preallocate = preallocate;
     try {
       for (const [gi, g] of this.paramGroups.entries()) {
         await this.compiled(gi, this.algorithm.planStep(g, this.groups[gi].counters));
@@ -273,7 +174,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     return this.serial('params', async () => {
       const result: Record<string, OrtTensor> = {};
       for (const [gi, group] of this.groups.entries()) {
-        group.views ??= await this.perParameter(gi, group.slots.param, 'view');
+        group.views ??= await group.perParameter(group.slots.param, 'view', () => this.splitSession(gi));
         Object.assign(result, group.views);
       }
       return result;
@@ -309,9 +210,15 @@ export abstract class OnnxOptimizerEngine<O extends object> {
             fresh: true,
           });
           for (const [slot, t] of Object.entries(run.outputs)) if (slot !== 'param') release(t);
-          Object.assign(result, await this.perParameter(gi, run.outputs.param, 'transfer'));
+          Object.assign(
+            result,
+            await group.perParameter(run.outputs.param, 'transfer', () => this.splitSession(gi)),
+          );
         } else {
-          Object.assign(result, await this.perParameter(gi, group.slots.param, 'copy'));
+          Object.assign(
+            result,
+            await group.perParameter(group.slots.param, 'copy', () => this.splitSession(gi)),
+          );
         }
       }
       return result;
@@ -390,7 +297,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
         for (const key of Object.keys(target)) if (key !== 'params') delete target[key];
         Object.assign(target, options);
         group.counters = { ...saved.counters };
-        this.releaseState(gi);
+        group.releaseState();
         if (saved.initialized) {
           for (const spec of slots) {
             const flat = new Float32Array(group.length);
@@ -413,8 +320,8 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     const done = this.queue.then(async () => {
       if (this.disposed) return;
       this.disposed = true;
-      for (const [gi, group] of this.groups.entries()) {
-        this.releaseState(gi);
+      for (const group of this.groups) {
+        group.releaseState();
         release(group.slots.param);
       }
       await this.programs.dispose();
@@ -429,9 +336,26 @@ export abstract class OnnxOptimizerEngine<O extends object> {
    */
   protected compiled(gi: number, run: ProgramRun, checkGrad = false): Promise<CompiledProgram> {
     const group = this.groups[gi];
-    const gradParts = group.params.length > 1 ? group.params.map((p) => p.size) : undefined;
     const branches = lerpBranches(lerpWeights(graphOf(run.program)), run.scalars);
-    return this.programs.get(run.program, { length: group.length, gradParts, checkGrad, branches });
+    return this.programs.get(run.program, {
+      length: group.length,
+      gradParts: group.gradParts,
+      checkGrad,
+      branches,
+    });
+  }
+
+  /** The session cutting a group's flat GPU buffer into its parameters. */
+  private splitSession(gi: number): Promise<InferenceSession> {
+    const group = this.groups[gi];
+    return this.programs.session(`split:${gi}`, () =>
+      createSession(
+        this.ort,
+        splitModel(group.params, group.length),
+        { ...this.sessionOptions, preferredOutputLocation: 'gpu-buffer' },
+        this.algorithm.name,
+      ),
+    );
   }
 
   /** Runs `fn` after every earlier call has finished (directly when called from inside a callback). */
@@ -475,59 +399,14 @@ export abstract class OnnxOptimizerEngine<O extends object> {
   }
 
   /**
-   * Checks a gradient record: known names only, one per parameter, float32, matching sizes, a
-   * location this optimizer can read, finite host values. Returns false when the step must be
-   * skipped (non-finite with `nonFiniteGrads: 'skip'`). Device gradients are checked in the graph.
+   * Checks a gradient record (see `checkGrads` in inputs.ts). Returns false when the step must be
+   * skipped (non-finite host gradient with `nonFiniteGrads: 'skip'`).
    */
   protected checkGrads(grads: Readonly<Record<string, TensorInput>>, method: string): boolean {
-    const where = `${this.algorithm.name}.${method}`;
-    check(
-      grads !== null && typeof grads === 'object' && !ArrayBuffer.isView(grads) && !Array.isArray(grads),
-      'MISSING_GRAD',
-      () => `${where}: expected a record of gradients keyed by parameter name, got ${describe(grads)}.`,
-    );
-    for (const name of Object.keys(grads)) {
-      check(
-        this.byName.has(name),
-        'UNKNOWN_PARAM',
-        () =>
-          `${where}: gradient "${name}" does not match any parameter. Parameters are: ${[...this.byName.keys()].join(', ')}.`,
-      );
-    }
-    let finite = true;
-    for (const p of this.byName.values()) {
-      const grad = grads[p.name];
-      check(
-        grad != null,
-        'MISSING_GRAD',
-        () =>
-          `${where}: no gradient for parameter "${p.name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
-      );
-      const problem = describeUnusable(grad);
-      check(problem === null, 'DTYPE_MISMATCH', () => `${where}: gradient "${p.name}": ${problem}.`);
-      const size = sizeOf(grad);
-      check(
-        size === p.size,
-        'SHAPE_MISMATCH',
-        () => `${where}: gradient "${p.name}" has ${size} elements but the parameter has ${p.size}.`,
-      );
-      check(
-        onHost(grad) || this.location === 'gpu-buffer',
-        'DTYPE_MISMATCH',
-        () =>
-          `${where}: gradient "${p.name}" is a 'gpu-buffer' tensor, but this optimizer runs on the CPU; pass host data, or create the optimizer with executionProviders: ['webgpu'].`,
-      );
-      if (finite && onHost(grad) && !allFinite(hostData(grad))) {
-        check(
-          this.nonFiniteGrads === 'skip',
-          'NON_FINITE_GRAD',
-          () =>
-            `${where}: gradient "${p.name}" contains NaN or Infinity; nothing was changed. Fix the loss or clip the gradients, or pass { nonFiniteGrads: 'skip' } to skip such steps.`,
-        );
-        finite = false;
-      }
-    }
-    return finite;
+    return checkGrads(`${this.algorithm.name}.${method}`, this.byName, grads, {
+      location: this.location,
+      nonFiniteGrads: this.nonFiniteGrads,
+    });
   }
 
   /**
@@ -544,22 +423,19 @@ export abstract class OnnxOptimizerEngine<O extends object> {
         pending.push(await this.runProgram(gi, plan, { grads, checkGrad: deviceGrads }));
       }
     } catch (error) {
-      for (const run of pending) this.discard(run);
+      for (const run of pending) run.group.discard(run);
       throw error;
     }
-    const bad = pending.findIndex((run) => Number.isNaN(run.check));
-    if (bad >= 0) {
-      for (const run of pending) this.discard(run);
-      const name = this.groups[bad].params.map((p) => p.name).join(', ');
-      check(
-        this.nonFiniteGrads === 'skip',
-        'NON_FINITE_GRAD',
-        () =>
-          `${this.algorithm.name}.${method}: a gradient of ${name} contains NaN or Infinity; nothing was changed. Fix the loss or clip the gradients, or pass { nonFiniteGrads: 'skip' } to skip such steps.`,
+    const bad = pending.find((run) => Number.isNaN(run.check));
+    if (bad) {
+      for (const run of pending) run.group.discard(run);
+      const names = bad.group.params.map((p) => `"${p.name}"`).join(' or ');
+      check(this.nonFiniteGrads === 'skip', 'NON_FINITE_GRAD', () =>
+        nonFiniteMessage(`${this.algorithm.name}.${method}`, names),
       );
       return false;
     }
-    for (const run of pending) this.adopt(run);
+    for (const run of pending) run.group.adopt(run);
     plans.forEach((plan, gi) => {
       this.groups[gi].counters = plan.counters;
       this.groups[gi].initialized = true;
@@ -581,11 +457,11 @@ export abstract class OnnxOptimizerEngine<O extends object> {
         }
       }
     } catch (error) {
-      for (const run of pending) this.discard(run);
+      for (const run of pending) run.group.discard(run);
       throw error;
     }
     const previous = this.groups.map((g) => g.slots.param);
-    for (const run of pending) this.adopt(run, keep);
+    for (const run of pending) run.group.adopt(run, keep);
     return previous;
   }
 
@@ -594,7 +470,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     previous.forEach((tensor, gi) => {
       const group = this.groups[gi];
       if (group.slots.param === tensor) return;
-      this.releaseViews(group);
+      group.releaseViews();
       release(group.slots.param);
       group.slots.param = tensor;
     });
@@ -608,218 +484,16 @@ export abstract class OnnxOptimizerEngine<O extends object> {
   }
 
   /**
-   * Runs a program over one group: feeds its flat slots (an uninitialized group's state starts as a
-   * copy of the parameters or zeros), the gradients and the scalars, and returns the outputs without
-   * adopting them. With `fresh`, outputs never go into the group's spare buffers.
+   * Runs a program over one group and returns its outputs without adopting them. With `fresh`, the
+   * outputs are new buffers (never the group's spares), for handing out.
    */
   protected async runProgram(
     gi: number,
     run: ProgramRun,
     opts: { grads?: Readonly<Record<string, TensorInput>>; checkGrad?: boolean; fresh?: boolean },
   ): Promise<PendingRun> {
-    const group = this.groups[gi];
     const compiled = await this.compiled(gi, run, opts.checkGrad);
-    const slots = group.initialized ? group.slots : this.initialSlots(gi);
-    const feeds: Record<string, OrtTensor> = {};
-    for (const port of compiled.lowered.inputs) {
-      if (port.kind === 'scalar') {
-        const value = run.scalars[port.slot];
-        if (typeof value !== 'number')
-          throw new Error(`program ${run.program.key}: no scalar "${port.slot}"`);
-        feeds[port.name] = scalarTensor(this.ort, value);
-      } else if (port.kind === 'grad-part' || port.slot === 'grad') {
-        const index = port.kind === 'grad-part' ? Number(port.name.slice('grad.'.length)) : 0;
-        const p = group.params[index];
-        feeds[port.name] = flatTensor(this.ort, opts.grads![p.name], p.size);
-      } else {
-        const tensor = slots[port.slot];
-        if (!tensor) throw new Error(`program ${run.program.key}: no state slot "${port.slot}"`);
-        feeds[port.name] = tensor;
-      }
-    }
-    let fetches: Record<string, OrtTensor> | undefined;
-    if (this.preallocate && !opts.fresh) {
-      fetches = {};
-      for (const port of compiled.lowered.outputs) {
-        if (port.kind !== 'tensor') continue;
-        fetches[port.name] =
-          group.spare[port.slot] ??
-          new this.ort.Tensor('float32', new Float32Array(group.length), [group.length]);
-      }
-    }
-    const results = fetches ? await compiled.session.run(feeds, fetches) : await compiled.session.run(feeds);
-    const outputs: Record<string, OrtTensor> = {};
-    let checkValue = 0;
-    for (const port of compiled.lowered.outputs) {
-      if (port.kind === 'check') {
-        checkValue = ((results[CHECK_OUTPUT] as OrtTensor).data as Float32Array)[0];
-        continue;
-      }
-      // A runtime that filled our buffer may still return another tensor object over other memory.
-      outputs[port.slot] = fetches ? fetches[port.name] : (results[port.name] as OrtTensor);
-    }
-    return { group: gi, outputs, check: checkValue };
+    const stateSlots = this.algorithm.slots(this.paramGroups[gi]);
+    return this.groups[gi].run(compiled, run, { grads: opts.grads, fresh: opts.fresh, stateSlots });
   }
-
-  /** Releases the outputs of a run that will not be adopted. */
-  private discard(run: PendingRun): void {
-    for (const t of Object.values(run.outputs)) release(t);
-  }
-
-  /**
-   * Takes a run's outputs as the group's slots; replaced buffers become spares or are released
-   * (`keep`: left alone, the caller holds them).
-   */
-  private adopt(run: PendingRun, keep = false): void {
-    const group = this.groups[run.group];
-    this.releaseViews(group);
-    for (const [slot, tensor] of Object.entries(run.outputs)) {
-      const old = group.slots[slot];
-      group.slots[slot] = tensor;
-      if (group.spare[slot] === tensor) delete group.spare[slot];
-      if (keep || !old || old === tensor) continue;
-      // The replaced host buffer receives the run after next (ping-pong); device buffers are freed.
-      if (this.preallocate && onHost(old)) group.spare[slot] = old;
-      else release(old);
-    }
-  }
-
-  /** `param` plus state slots as they start: copies of the parameters (`clone`) or zeros. */
-  private initialSlots(gi: number): Record<string, OrtTensor> {
-    const group = this.groups[gi];
-    const slots: Record<string, OrtTensor> = { param: group.slots.param };
-    for (const spec of this.algorithm.slots(this.paramGroups[gi])) {
-      // A run never writes its inputs, so the parameter buffer itself serves as the initial copy.
-      slots[spec.name] =
-        spec.init === 'clone'
-          ? group.slots.param
-          : new this.ort.Tensor('float32', new Float32Array(group.length), [group.length]);
-    }
-    return slots;
-  }
-
-  /**
-   * Per-parameter tensors over a flat group buffer. `view`: the optimizer keeps ownership (host
-   * views, or GPU slices released at the next change); `copy`: new tensors for the caller;
-   * `transfer`: the caller takes over `flat` itself (a buffer made for it).
-   */
-  private async perParameter(
-    gi: number,
-    flat: OrtTensor,
-    mode: 'view' | 'copy' | 'transfer',
-  ): Promise<Record<string, OrtTensor>> {
-    const group = this.groups[gi];
-    const result: Record<string, OrtTensor> = {};
-    if (onHost(flat)) {
-      const data = hostData(flat);
-      for (const p of group.params) {
-        const part = data.subarray(p.offset, p.offset + p.size);
-        result[p.name] = new this.ort.Tensor('float32', mode === 'copy' ? part.slice() : part, p.dims);
-      }
-      return result;
-    }
-    if (group.params.length === 1 && mode !== 'copy') {
-      // The buffer itself with the parameter's dimensions, read through the original tensor; a
-      // transferred one is freed with its view.
-      const p = group.params[0];
-      result[p.name] = this.ort.Tensor.fromGpuBuffer(flat.gpuBuffer, {
-        dataType: 'float32',
-        dims: p.dims,
-        download: () => flat.getData() as Promise<Float32Array>,
-        ...(mode === 'transfer' ? { dispose: () => flat.dispose() } : {}),
-      });
-      return result;
-    }
-    const session = await this.programs.session(`split:${gi}`, () =>
-      createSession(
-        this.ort,
-        splitModel(group.params, group.length),
-        { ...this.sessionOptions, preferredOutputLocation: 'gpu-buffer' },
-        this.algorithm.name,
-      ),
-    );
-    const outputs = await session.run({ flat });
-    if (mode === 'transfer') flat.dispose();
-    group.params.forEach((p, i) => {
-      result[p.name] = outputs[`p.${i}`] as OrtTensor;
-    });
-    return result;
-  }
-
-  private releaseViews(group: GroupStore): void {
-    if (!group.views) return;
-    // Single-parameter GPU views share the group's buffer and own nothing; slices own theirs.
-    if (group.params.length > 1) for (const t of Object.values(group.views)) release(t);
-    group.views = null;
-  }
-
-  private releaseState(gi: number): void {
-    const group = this.groups[gi];
-    this.releaseViews(group);
-    for (const [slot, tensor] of Object.entries(group.slots)) if (slot !== 'param') release(tensor);
-    group.slots = { param: group.slots.param };
-    for (const [slot, tensor] of Object.entries(group.spare)) if (slot !== 'param') release(tensor);
-    group.spare = group.spare.param ? { param: group.spare.param } : {};
-    group.initialized = false;
-  }
-}
-
-/** True when every element is finite: x·0 is 0 for finite x and NaN otherwise. */
-function allFinite(a: Float32Array): boolean {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  const n = a.length;
-  const whole = n - (n % 4);
-  let i = 0;
-  for (; i < whole; i += 4) {
-    s0 += a[i] * 0;
-    s1 += a[i + 1] * 0;
-    s2 += a[i + 2] * 0;
-    s3 += a[i + 3] * 0;
-  }
-  for (; i < n; i++) s0 += a[i] * 0;
-  return s0 + s1 + s2 + s3 === 0;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
-function normalizeGroups<O>(
-  where: string,
-  params: OnnxParams<O>,
-): Array<{ params: Readonly<Record<string, TensorInput>>; overrides: Partial<O> }> {
-  check(
-    params != null && typeof params === 'object' && !ArrayBuffer.isView(params),
-    'INVALID_PARAMS',
-    () => `${where}: params must be a record name → tensor or an array of groups { params, ...options }.`,
-  );
-  const groups = Array.isArray(params)
-    ? (params as ReadonlyArray<{ params: Readonly<Record<string, TensorInput>> } & Partial<O>>).map(
-        (g, gi) => {
-          check(
-            g && typeof g === 'object' && g.params && typeof g.params === 'object',
-            'INVALID_PARAMS',
-            () =>
-              `${where}: param group ${gi} must be an object { params: { name: tensor, ... }, ...options }.`,
-          );
-          const { params: p, ...overrides } = g;
-          return { params: p, overrides: overrides as Partial<O> };
-        },
-      )
-    : [{ params: params as Readonly<Record<string, TensorInput>>, overrides: {} as Partial<O> }];
-  check(groups.length > 0, 'INVALID_PARAMS', () => `${where}: no parameter groups were given.`);
-  for (const [gi, g] of groups.entries()) {
-    check(
-      Object.keys(g.params).length > 0,
-      'INVALID_PARAMS',
-      () => `${where}: param group ${gi} has no parameters.`,
-    );
-  }
-  return groups;
 }
