@@ -35,6 +35,27 @@ export function convexTable(result: ConvexResult): Table {
 const RHO_COLUMNS = ['0.25', '0.5', '2', '4', '8', '16', '64'];
 
 export function robustnessTables(result: RobustnessResult): Table[] {
+  return [...ratioTables(result), regretTable(result)];
+}
+
+/** Coarse-grid regret: how much worse the best point of a grid of ratio ρ can be, over its offsets. */
+function regretTable(result: RobustnessResult): Table {
+  const ratios = ['2', '4', '8', '16'];
+  return {
+    title:
+      'B4 · coarse-grid regret: worst (best lr on a grid of ratio ρ) / (best lr on the fine grid), over the grid’s offsets',
+    headers: ['problem', 'method', ...ratios.map((r) => `ρ = ${r}`)],
+    rows: Object.entries(result.problems).flatMap(([problem, p]) =>
+      Object.entries(p!.methods).map(([name, m]) => [
+        problem,
+        name,
+        ...ratios.map((r) => formatNumber(m!.coarseGridRegret[r])),
+      ]),
+    ),
+  };
+}
+
+function ratioTables(result: RobustnessResult): Table[] {
   return Object.entries(result.problems).map(([problem, p]) => ({
     title: `B4 · ${problem}: R(ρ) = loss at ρ·η* / loss at η* (median of ${result.config.seeds} seeds, T = ${result.config.steps}); slope of log R over ρ ∈ [${result.config.slopeRange.join(', ')}]`,
     headers: [
