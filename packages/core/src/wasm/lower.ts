@@ -232,22 +232,44 @@ export const FINITE_EXPORT = 'finite';
 
 const EXPONENT_MASK = 0x7f800000;
 
+/** Bytes the finiteness check reads per iteration: its `len` must be a multiple. */
+export const FINITE_STEP_BYTES = 64;
+
 /**
- * A module whose `finite(ptr, len)` returns 1 when the `len` bytes (a multiple of 16) at `ptr` hold
- * no NaN or ±Infinity, else 0: a float32 is non-finite exactly when its exponent bits are all ones,
- * so the running unsigned maximum of the masked exponents tells.
+ * A module whose `finite(ptr, len)` returns 1 when the `len` bytes (a multiple of
+ * {@link FINITE_STEP_BYTES}) at `ptr` hold no NaN or ±Infinity, else 0: a float32 is non-finite
+ * exactly when its exponent bits are all ones, so the running unsigned maximum of the masked
+ * exponents tells. Four vectors per iteration, reduced pairwise, keep the loop short.
  */
 export function lowerFiniteCheck(): Uint8Array {
-  const [PTR, LEN, AT, ACC] = [0, 1, 2, 3];
-  const body = new CodeWriter();
+  const [PTR, LEN, AT, ACC, MASK, ADDR] = [0, 1, 2, 3, 4, 5];
+  const body = new CodeWriter().i32x4Const(EXPONENT_MASK).localSet(MASK);
+  const masked = (k: number) =>
+    body
+      .localGet(ADDR)
+      .v128Load(16 * k)
+      .localGet(MASK)
+      .simd(Simd.v128And);
   body.block().localGet(LEN).op(Op.i32Eqz).brIf(0).loop();
-  body.localGet(ACC).localGet(PTR).localGet(AT).op(Op.i32Add).v128Load(0);
-  body.i32x4Const(EXPONENT_MASK).simd(Simd.v128And).simd(Simd.i32x4MaxU).localSet(ACC);
-  body.localGet(AT).i32Const(16).op(Op.i32Add).op(Op.localTee).u32(AT);
+  body.localGet(PTR).localGet(AT).op(Op.i32Add).localSet(ADDR);
+  body.localGet(ACC);
+  masked(0);
+  masked(1);
+  body.simd(Simd.i32x4MaxU);
+  masked(2);
+  masked(3);
+  body.simd(Simd.i32x4MaxU).simd(Simd.i32x4MaxU).simd(Simd.i32x4MaxU).localSet(ACC);
+  body.localGet(AT).i32Const(FINITE_STEP_BYTES).op(Op.i32Add).op(Op.localTee).u32(AT);
   body.localGet(LEN).op(Op.i32LtU).brIf(0).end().end();
-  body.localGet(ACC).i32x4Const(EXPONENT_MASK).simd(Simd.i32x4Eq).simd(Simd.v128AnyTrue).op(Op.i32Eqz);
+  body.localGet(ACC).localGet(MASK).simd(Simd.i32x4Eq).simd(Simd.v128AnyTrue).op(Op.i32Eqz);
   return encodeModule([
-    { name: FINITE_EXPORT, params: [I32, I32], results: [I32], locals: [I32, V128], body },
+    {
+      name: FINITE_EXPORT,
+      params: [I32, I32],
+      results: [I32],
+      locals: [I32, V128, V128, I32],
+      body,
+    },
   ]);
 }
 

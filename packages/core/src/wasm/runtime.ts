@@ -2,6 +2,7 @@ import type { Graph } from '../ir/graph.js';
 import { Arena, CHUNK_ELEMENTS, type WasmApi } from './arena.js';
 import {
   FINITE_EXPORT,
+  FINITE_STEP_BYTES,
   KERNEL_EXPORT,
   type LoweredKernel,
   lerpPattern,
@@ -27,6 +28,9 @@ const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** Tensors at least this long keep their optimizer state resident in wasm memory. */
 export const RESIDENT_MIN_ELEMENTS = 1 << 16;
+
+/** Elements per iteration of the finiteness check. */
+const PAD = FINITE_STEP_BYTES / 4;
 
 let simd: boolean | undefined;
 
@@ -221,8 +225,9 @@ export function allFiniteWasm(a: Float32Array): boolean | undefined {
   for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
     const end = Math.min(start + CHUNK_ELEMENTS, n);
     const len = end - start;
-    region.set(a.subarray(start, end));
-    const padded = (len + 3) & ~3;
+    region.set(start === 0 && end === n ? a : a.subarray(start, end));
+    // Zero-pad to whole iterations: stale data past the end must not count.
+    const padded = Math.ceil(len / PAD) * PAD;
     if (padded !== len) region.fill(0, len, padded);
     if (!finite(at, padded * 4)) return false;
   }
