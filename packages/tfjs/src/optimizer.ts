@@ -8,15 +8,9 @@ import {
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { tfjsBackend } from './backend.js';
-import { type EngineSnapshot, TfjsEngine } from './engine.js';
+import { TfjsEngine } from './engine.js';
 import { TfjsOps } from './ops.js';
-import {
-  type ParamGroupSpec,
-  type ParsedOptions,
-  parseOptions,
-  type TfjsOptimizerOptions,
-  type VariableSelector,
-} from './options.js';
+import { type ParsedOptions, parseOptions, type TfjsOptimizerOptions } from './options.js';
 import {
   checkStateTensors,
   encodeHeader,
@@ -28,6 +22,7 @@ import {
   stateTensorCount,
   stateTensorNames,
 } from './serialization.js';
+import { describeState, emptyHeader, groupsFor, planRestore } from './state.js';
 import {
   cleanGradients,
   type GradientsInput,
@@ -356,13 +351,14 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     this.ensureUsable('getWeights');
     let header: StateHeader;
     let tensors: NamedTensor[];
-    if (this.engine) ({ header, tensors } = this.describeState(this.engine.snapshot()));
+    if (this.engine)
+      ({ header, tensors } = describeState(this.algorithm, this.engine.snapshot(), this.bound));
     else if (this.pending) {
       header = this.pending.header;
       const names = stateTensorNames(header);
       tensors = this.pending.tensors.map((t, i) => ({ name: names[i], tensor: t }));
     } else {
-      header = { ...this.emptyHeader(), mode: this.requestedMode };
+      header = { ...emptyHeader(this.algorithm.name), mode: this.requestedMode };
       tensors = [];
     }
     this.header?.dispose();
@@ -477,7 +473,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       ({ engine, ordered } = this.restore(this.pending, variables, `${this.getClassName()}.setWeights`));
       this.pending = null;
     } else {
-      engine = this.createEngine(this.groupsFor(variables, where), this.parsed.config);
+      engine = this.createEngine(groupsFor(this.parsed.groups, variables, where), this.parsed.config);
     }
     if (this.requestedMode !== engine.mode) {
       if (this.requestedMode === 'train') engine.train();
@@ -517,112 +513,16 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     }
   }
 
-  /** Parameter groups of the engine from the `paramGroups` option; unselected variables use the top level. */
-  private groupsFor(variables: readonly tf.Variable[], where: string) {
-    const specs = this.parsed.groups;
-    const matches = (s: VariableSelector, v: tf.Variable) =>
-      typeof s === 'string' ? s === v.name : s instanceof RegExp ? s.test(v.name) : s === v;
-    const members: tf.Variable[][] = specs.map(() => []);
-    const rest: tf.Variable[] = [];
-    for (const v of variables) {
-      const gi = specs.findIndex((spec) => spec.params.some((s) => matches(s, v)));
-      (gi < 0 ? rest : members[gi]).push(v);
-    }
-    members.forEach((m, gi) => {
-      check(
-        m.length > 0,
-        'INVALID_PARAMS',
-        () =>
-          `${where}: paramGroups[${gi}] selects none of the variables (${variables.map((v) => v.name).join(', ')}). Check its names or patterns.`,
-      );
-    });
-    const groups = specs.map((spec, gi) => {
-      const { params: _params, ...overrides } = spec as ParamGroupSpec<O> & Record<string, unknown>;
-      return { ...overrides, params: Object.fromEntries(members[gi].map((v) => [v.name, v as tf.Tensor])) };
-    });
-    const all: Array<Record<string, unknown>> = groups;
-    if (rest.length > 0) all.push({ params: Object.fromEntries(rest.map((v) => [v.name, v as tf.Tensor])) });
-    return all as Array<{ params: Record<string, tf.Tensor> } & Partial<O>>;
-  }
-
   /** Builds an engine over `variables` from saved state; checks everything first and changes nothing on error. */
   private restore(
     pending: PendingState,
     variables: readonly tf.Variable[],
     where: string,
   ): { engine: TfjsEngine<O>; ordered: tf.Variable[] } {
-    const { header, tensors } = pending;
-    const order = matchVariables(header, variables, where);
-    const groups = header.groups.map((g) => ({ ...g.options, params: {} as Record<string, tf.Tensor> }));
-    header.params.forEach((p, i) => {
-      const v = variables[order[i]];
-      groups[p.group].params[v.name] = v;
-    });
-    header.groups.forEach((g, gi) => {
-      const wanted = this.algorithm
-        .slots(g.options as O)
-        .map((s) => s.name)
-        .sort()
-        .join();
-      if (wanted !== [...g.slots].sort().join()) {
-        throw new ScheduleFreeError(
-          'STATE_MISMATCH',
-          `${where}: saved group ${gi} has state slots [${g.slots}] but ${this.algorithm.name} needs [${wanted}] with its options.`,
-        );
-      }
-    });
-    const engine = this.createEngine(groups as Array<{ params: Record<string, tf.Tensor> } & Partial<O>>, {});
-    let k = 0;
-    const snapshot: EngineSnapshot = {
-      mode: header.mode,
-      groups: header.groups.map((g) => ({
-        options: g.options,
-        counters: g.counters,
-        initialized: g.initialized,
-      })),
-      params: header.params.map((p, i) => {
-        const g = header.groups[p.group];
-        const slots: Record<string, tf.Tensor> = {};
-        if (g.initialized) for (const slot of g.slots) slots[slot] = tensors[k++];
-        return { name: variables[order[i]].name, group: p.group, slots };
-      }),
-    };
-    engine.adoptState(snapshot);
-    // From now on the saved order is the order: the base optimizer of a wrapper keeps its state by position.
-    return { engine, ordered: header.params.map((_, i) => variables[order[i]]) };
-  }
-
-  /** The header and named state tensors of the current state, in the bound order. */
-  private describeState(snapshot: EngineSnapshot): { header: StateHeader; tensors: NamedTensor[] } {
-    const byName = new Map(snapshot.params.map((p) => [p.name, p]));
-    const slotsOf = snapshot.groups.map((g) => this.algorithm.slots(g.options as O).map((s) => s.name));
-    const header: StateHeader = {
-      ...this.emptyHeader(),
-      mode: snapshot.mode,
-      groups: snapshot.groups.map((g, gi) => ({ ...g, slots: slotsOf[gi] })),
-      params: this.bound.map((v) => ({
-        name: v.name,
-        shape: [...v.shape],
-        group: byName.get(v.name)!.group,
-      })),
-    };
-    const tensors: NamedTensor[] = [];
-    for (const v of this.bound) {
-      const p = byName.get(v.name)!;
-      if (!snapshot.groups[p.group].initialized) continue;
-      for (const slot of slotsOf[p.group]) tensors.push({ name: `${v.name}/${slot}`, tensor: p.slots[slot] });
-    }
-    return { header, tensors };
-  }
-
-  private emptyHeader(): StateHeader {
-    return {
-      format: 'schedulefree-tfjs/1',
-      optimizer: this.algorithm.name,
-      mode: 'eval',
-      groups: [],
-      params: [],
-    };
+    const plan = planRestore(this.algorithm, pending.header, pending.tensors, variables, where);
+    const engine = this.createEngine(plan.groups, {});
+    engine.adoptState(plan.snapshot);
+    return { engine, ordered: plan.ordered };
   }
 }
 
