@@ -39,7 +39,7 @@ function perfBackend(mode: 'webasm' | 'cpu', asyncKernels = false): PerfBackend 
       const gpu = new GPU({ mode });
       const param = fillRandom(new Float32Array(size), 1);
       const grad = fillRandom(new Float32Array(size), 2).map((v) => v * 1e-3);
-      const opt = new Cls(gpu, { w: param }, { lr: 1e-3, weightDecay: 1e-4, asyncKernels }).train();
+      const opt = await new Cls(gpu, { w: param }, { lr: 1e-3, weightDecay: 1e-4, asyncKernels }).train();
       await opt.step({ w: grad }); // allocate state and build the kernels outside the timed region
       const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
       const sgd = optimizer.startsWith('SGD');

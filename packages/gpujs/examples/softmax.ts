@@ -119,11 +119,10 @@ export async function trainSoftmax(gpu: GPU, steps = 150) {
     return losses.reduce((a, v) => a + v, 0) / N;
   };
 
-  // WebGPU (and any promise-returning kernels) upload asynchronously: wait before reading params.
-  // Everywhere else the work is already done and this costs nothing.
-  await opt.ready();
+  // Every call that touches GPU memory returns a promise: in webgpu mode the work completes later,
+  // in the other modes it is done already and `await` costs nothing.
+  await opt.train(); // parameters hold y, where gradients are taken
   const initialLoss = await meanLoss();
-  opt.train();
   for (let step = 0; step < steps; step++) {
     const P = await probabilities(opt.params.W, opt.params.b, x);
     const grads: GpuJsGrads = {
@@ -132,8 +131,7 @@ export async function trainSoftmax(gpu: GPU, steps = 150) {
     };
     await opt.step(grads);
   }
-  opt.eval(); // parameters now hold x, the Schedule-Free average
-  await opt.ready();
+  await opt.eval(); // parameters now hold x, the Schedule-Free average
   const finalLoss = await meanLoss();
   const P = (await probabilities(opt.params.W, opt.params.b, x)) as { toArray?: () => unknown };
   const rows = (P.toArray ? await P.toArray() : P) as Float32Array[];

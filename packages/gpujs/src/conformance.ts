@@ -36,8 +36,8 @@ interface CaseLike {
 type HostRecord = Record<string, Float64Array>;
 
 interface ReplaySubjectLike {
-  train(): void;
-  eval(): void;
+  train(): Promise<void>;
+  eval(): Promise<void>;
   step(grads: HostRecord): Promise<void>;
   params(): Promise<HostRecord>;
   evalParams(): Promise<HostRecord>;
@@ -107,8 +107,12 @@ export function gpujsReplayBackend(
       const convert = (grads: HostRecord) =>
         Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, Float32Array.from(v)]));
       return {
-        train: () => void (closure ? undefined : (optimizer as GpuJsOptimizer<object>).train()),
-        eval: () => void (closure ? undefined : (optimizer as GpuJsOptimizer<object>).eval()),
+        async train() {
+          if (!closure) await (optimizer as GpuJsOptimizer<object>).train();
+        },
+        async eval() {
+          if (!closure) await (optimizer as GpuJsOptimizer<object>).eval();
+        },
         async step(grads) {
           const converted = convert(grads);
           if (closure) await (optimizer as GpuJsClosureOptimizer<object>).step(() => converted);
@@ -123,16 +127,26 @@ export function gpujsReplayBackend(
 }
 
 /**
- * The backends the replay CLI finds in Node: `gpujs-cpu` and `gpujs-webasm` (no native build), plus
- * the wrapper package's classes when it provides algorithms.
+ * The backends the replay CLI finds in Node: `gpujs-cpu` and `gpujs-webasm` (no native build), and
+ * `gpujs-headlessgl` where the optional `gl` package works. Every class of the core and every
+ * wrapper case runs on each.
  */
 export async function conformanceBackends(): Promise<GpuJsReplayBackend[]> {
-  const { GPU: GPUClass } = (await import('gpu.js')) as unknown as { GPU: new (settings?: object) => GPU };
+  const { GPU: GPUClass } = (await import('gpu.js')) as unknown as {
+    GPU: (new (settings?: object) => GPU) & { isHeadlessGLSupported: boolean };
+  };
   const resolvers = [coreAlgorithmResolver, wrapperAlgorithmResolver];
-  return [
+  const backends = [
     gpujsReplayBackend('gpujs-cpu', () => new GPUClass({ mode: 'cpu' }), {}, resolvers),
     gpujsReplayBackend('gpujs-webasm', () => new GPUClass({ mode: 'webasm' }), {}, resolvers),
   ];
+  // Opt-in: only where the optional native `gl` package is installed and can open a context.
+  if (GPUClass.isHeadlessGLSupported) {
+    backends.push(
+      gpujsReplayBackend('gpujs-headlessgl', () => new GPUClass({ mode: 'headlessgl' }), {}, resolvers),
+    );
+  }
+  return backends;
 }
 
 /** The wrapper classes around the base optimizers of `@schedulefree/wrapper`. */

@@ -69,7 +69,7 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       const options = { lr: 0.05, weightDecay: 0.01, warmupSteps: 2 };
       const maps = vi.spyOn(gpu, 'createKernelMap');
       const param = await initKernel(input(start, [X, Y]));
-      const opt = new AdamWScheduleFree(gpu, { w: param as never }, options).train();
+      const opt = await new AdamWScheduleFree(gpu, { w: param as never }, options).train();
       const reference = { w: start.slice() };
       const ref = new core.AdamWScheduleFree(reference, options).train();
       await opt.ready();
@@ -90,7 +90,7 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       expectClose((await opt.evalParams()).w, ref.evalParams().w);
       const state = await opt.stateDict();
       expectClose(state.state.w.z, ref.stateDict().state.w.z);
-      opt.eval();
+      await opt.eval();
       expectClose((await opt.readParams()).w, ref.evalParams().w);
       opt.dispose();
     });
@@ -98,7 +98,7 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
     it('takes host parameters and gradients too, uploading them', async () => {
       const w = values(N, 3);
       const reference = { w: w.slice() };
-      const opt = new SGDScheduleFree(gpu, { w: input(w, [X, Y]) }, { lr: 0.2 }).train();
+      const opt = await new SGDScheduleFree(gpu, { w: input(w, [X, Y]) }, { lr: 0.2 }).train();
       const ref = new core.SGDScheduleFree(reference, { lr: 0.2 }).train();
       for (let step = 0; step < 4; step++) {
         await opt.step({ w: values(N, 10 + step) });
@@ -110,7 +110,7 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
     });
 
     it('checks GPU gradients for NaN when asked, changing nothing', async () => {
-      const opt = new SGDScheduleFree(
+      const opt = await new SGDScheduleFree(
         gpu,
         { w: input(values(N, 4), [X, Y]) },
         { lr: 0.2, checkDeviceGradients: true },
@@ -128,7 +128,7 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
     });
 
     it('rejects a gradient of another shape by name', async () => {
-      const opt = new SGDScheduleFree(gpu, { w: input(values(N, 4), [X, Y]) }).train();
+      const opt = await new SGDScheduleFree(gpu, { w: input(values(N, 4), [X, Y]) }).train();
       const transposed = gpu.createKernel('function () { return 1; }', {
         output: [Y, X],
         pipeline: true,

@@ -67,7 +67,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const b = values(3, 2);
     const reference = { w: w.slice(), b: b.slice() };
     const options = { lr: 0.01, weightDecay: 0.05, warmupSteps: 2 };
-    const opt = new AdamWScheduleFree(gpu(mode), { w, b }, options).train();
+    const opt = await new AdamWScheduleFree(gpu(mode), { w, b }, options).train();
     const ref = new core.AdamWScheduleFree(reference, options).train();
     for (let step = 0; step < 6; step++) {
       const grads = { w: values(1001, 10 + step), b: values(3, 20 + step) };
@@ -80,7 +80,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const x = await opt.evalParams();
     expectClose(x.w, ref.evalParams().w);
     expect(x.w).not.toBe(w);
-    opt.eval();
+    await opt.eval();
     expectClose(w, x.w);
     expect(opt.mode).toBe('eval');
     expect([...opt.kernelModes]).toEqual([mode]);
@@ -92,7 +92,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const count = () => created.reduce((n, spy) => n + spy.mock.calls.length, 0);
     const w = values(64, 3);
     const reference = { w: w.slice() };
-    const opt = new SGDScheduleFree(g, { w }, { lr: 0.5 }).train();
+    const opt = await new SGDScheduleFree(g, { w }, { lr: 0.5 }).train();
     const ref = new core.SGDScheduleFree(reference, { lr: 0.5 }).train();
     await opt.step({ w: values(64, 4) });
     ref.step({ w: values(64, 4) });
@@ -112,7 +112,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const g = gpu(mode);
     const flat = values(15, 7);
     const reference = { w: flat.slice() };
-    const opt = new RAdamScheduleFree(
+    const opt = await new RAdamScheduleFree(
       g,
       { w: input(flat, [5, 3]) },
       { lr: 0.1, silentSgdPhase: false },
@@ -141,7 +141,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const options = { lr: 0.02, weightDecay: 0.01, warmupSteps: 3 };
     const start = { a: values(33, 1), b: values(7, 2) };
     const run = { a: start.a.slice(), b: start.b.slice() };
-    const opt = new AdamWScheduleFree(gpu(mode), run, options).train();
+    const opt = await new AdamWScheduleFree(gpu(mode), run, options).train();
     const grads = (i: number) => ({ a: values(33, 100 + i), b: values(7, 200 + i) });
     for (let i = 0; i < 3; i++) await opt.step(grads(i));
     const saved = JSON.parse(JSON.stringify(await opt.stateDict()));
@@ -187,7 +187,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const reference = { w: w.slice() };
     const g = gpu(mode);
     const { AdamW, ScheduleFreeWrapper: CoreWrapper } = await import('@schedulefree/wrapper');
-    const opt = new ScheduleFreeWrapper(
+    const opt = await new ScheduleFreeWrapper(
       g,
       baseAlgorithms.AdamW,
       { w },
@@ -208,8 +208,8 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
   it('keeps un-awaited steps in order, also with promise-returning kernels', async () => {
     for (const asyncKernels of [false, true]) {
       const [w1, w2] = [values(50, 9), values(50, 9)];
-      const a = new SGDScheduleFree(gpu(mode), { w: w1 }, { lr: 0.3, asyncKernels }).train();
-      const b = new SGDScheduleFree(gpu(mode), { w: w2 }, { lr: 0.3 }).train();
+      const a = await new SGDScheduleFree(gpu(mode), { w: w1 }, { lr: 0.3, asyncKernels }).train();
+      const b = await new SGDScheduleFree(gpu(mode), { w: w2 }, { lr: 0.3 }).train();
       const pending = [0, 1, 2].map((i) => a.step({ w: values(50, 40 + i) }));
       await Promise.all(pending);
       for (const i of [0, 1, 2]) await b.step({ w: values(50, 40 + i) });
@@ -219,7 +219,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
 
   it('runs withEvalParams at x and restores y exactly', async () => {
     const w = values(12, 5);
-    const opt = new SGDScheduleFree(gpu(mode), { w }, { lr: 0.2 }).train();
+    const opt = await new SGDScheduleFree(gpu(mode), { w }, { lr: 0.2 }).train();
     for (let i = 0; i < 3; i++) await opt.step({ w: values(12, 60 + i) });
     const y = w.slice();
     const x = await opt.evalParams();
@@ -267,7 +267,7 @@ describe('errors name the parameter and change nothing', () => {
     const w = values(6, 1);
     const opt = new AdamWScheduleFree(gpu(), { w }, { lr: 0.1 });
     expect((await rejection(opt.step({ w: values(6, 2) }))).code).toBe('WRONG_MODE');
-    opt.train();
+    await opt.train();
     await opt.step({ w: values(6, 2) });
     const before = { w: w.slice(), state: await opt.stateDict() };
     const cases: Array<[unknown, string, RegExp]> = [
@@ -290,7 +290,7 @@ describe('errors name the parameter and change nothing', () => {
   it('refuses use after dispose, leaving the parameters to the user', async () => {
     const w = values(4, 1);
     const g = gpu();
-    const opt = new SGDScheduleFree(g, { w }, { lr: 0.1 }).train();
+    const opt = await new SGDScheduleFree(g, { w }, { lr: 0.1 }).train();
     await opt.step({ w: values(4, 2) });
     const destroyed = vi.fn();
     const kernels = (g as unknown as { kernels: Array<{ destroy(): void }> }).kernels;

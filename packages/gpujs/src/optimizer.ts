@@ -58,6 +58,7 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   /** Host modes: row views of shaped parameters, as a 2-D or 3-D kernel indexes them. */
   private readonly views = new Map<string, Float32Array[] | Float32Array[][]>();
   private serial: Promise<unknown> = Promise.resolve();
+  private pending = 0;
 
   constructor(algorithm: Algorithm<O>, gpu: GPU, params: GpuJsParams<O>, options: GpuJsOptions<O> = {}) {
     const where = algorithm.name;
@@ -229,24 +230,39 @@ export abstract class GpuJsOptimizerBase<O extends object> {
     this.runtime.queue.run(() => this.runtime.destroy());
   }
 
-  /** Converts user gradients to tensors and, if asked, checks device gradients on the host. */
-  protected async gradientTensors(grads: unknown): Promise<Record<string, GpuTensor>> {
-    const tensors = gradientTensors(`${this.algorithm.name}.step`, grads, this.byName, this.runtime);
-    if (this.checkDeviceGradients) {
-      for (const t of Object.values(tensors)) {
-        if (t.value && !(t.value instanceof Float32Array)) {
-          const values = await this.runtime.fetch(t);
-          t.finite = values.every(Number.isFinite);
-        }
-      }
-    }
-    return tensors;
+  /** Converts user gradients to tensors (checking types and shapes). */
+  protected gradientTensors(grads: unknown): Record<string, GpuTensor> {
+    return gradientTensors(`${this.algorithm.name}.step`, grads, this.byName, this.runtime);
   }
 
-  /** Runs async public methods one after another, so that un-awaited calls keep their order. */
+  /** With `checkDeviceGradients`, reads GPU gradients back to check them for NaN and ±Infinity. */
+  protected async checkDeviceValues(tensors: Readonly<Record<string, GpuTensor>>): Promise<void> {
+    for (const t of Object.values(tensors)) {
+      if (t.value && !(t.value instanceof Float32Array))
+        t.finite = (await this.runtime.fetch(t)).every(Number.isFinite);
+    }
+  }
+
+  /** Whether gradients must be read back before the step. */
+  protected needsDeviceCheck(tensors: Readonly<Record<string, GpuTensor>>): boolean {
+    return (
+      this.checkDeviceGradients &&
+      Object.values(tensors).some((t) => t.value && !(t.value instanceof Float32Array))
+    );
+  }
+
+  /**
+   * Runs async public methods one after another, so that un-awaited calls keep their order. With
+   * nothing pending, `fn` starts at once: in the synchronous modes its work is done when the call
+   * returns.
+   */
   protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(fn, fn);
-    this.serial = run.catch(() => undefined);
+    const run = this.pending === 0 ? fn() : this.serial.then(fn, fn);
+    this.pending++;
+    const settle = () => {
+      this.pending--;
+    };
+    this.serial = run.then(settle, settle);
     return run;
   }
 
@@ -266,16 +282,28 @@ export abstract class GpuJsOptimizerBase<O extends object> {
  * Works with any {@link Algorithm} of the core or the wrapper package.
  */
 export class GpuJsOptimizer<O extends object> extends GpuJsOptimizerBase<O> {
-  /** Switch to train mode: parameters move to y. A no-op when already training. */
-  train(): this {
-    this.engine.train();
-    return this;
+  /**
+   * Switch to train mode: parameters move to y. A no-op when already training. Resolves once the
+   * move has run (at once, except in WebGPU and with asynchronous kernels); `mode` changes at once.
+   */
+  train(): Promise<this> {
+    return this.exclusive(async () => {
+      this.engine.train();
+      await this.runtime.queue.flush();
+      return this;
+    });
   }
 
-  /** Switch to eval mode: parameters move to x. A no-op when already in eval mode. */
-  eval(): this {
-    this.engine.eval();
-    return this;
+  /**
+   * Switch to eval mode: parameters move to x. A no-op when already in eval mode. Resolves once the
+   * move has run; then {@link params} holds x.
+   */
+  eval(): Promise<this> {
+    return this.exclusive(async () => {
+      this.engine.eval();
+      await this.runtime.queue.flush();
+      return this;
+    });
   }
 
   /**
@@ -287,7 +315,8 @@ export class GpuJsOptimizer<O extends object> extends GpuJsOptimizerBase<O> {
   step(grads: GpuJsGrads): Promise<boolean> {
     return this.exclusive(async () => {
       this.engine.assertCanStep();
-      const tensors = await this.gradientTensors(grads);
+      const tensors = this.gradientTensors(grads);
+      if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
       const stepped = this.engine.step(tensors);
       await this.runtime.queue.flush();
       return stepped;
@@ -339,7 +368,8 @@ export class GpuJsClosureOptimizer<O extends object> extends GpuJsOptimizerBase<
         const result = await closure();
         const unpacked = unpackClosureResult(result);
         loss = unpacked.loss;
-        tensors = await this.gradientTensors(unpacked.grads);
+        tensors = this.gradientTensors(unpacked.grads);
+        if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
         pending.finish(tensors);
       } catch (error) {
         pending.restore();

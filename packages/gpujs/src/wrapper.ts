@@ -87,7 +87,9 @@ export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizer
   step(grads: GpuJsGrads): Promise<boolean> {
     return this.exclusive(async () => {
       this.engine.groupState(); // throws after dispose
-      const stepped = this.engine.stepPlain(await this.gradientTensors(grads));
+      const tensors = this.gradientTensors(grads);
+      if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
+      const stepped = this.engine.stepPlain(tensors);
       await this.runtime.queue.flush();
       return stepped;
     });
