@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AdamWScheduleFree,
@@ -88,31 +89,35 @@ describe('model.fit in eval mode (the default)', () => {
     model.dispose();
   });
 
-  it('saved with its optimizer and reloaded in the same process, continues bit for bit', async () => {
-    const { x, y } = data();
-    const original = classifier();
-    await original.fit(x, y, fitOptions);
-    const artifacts = await saveToMemory(original);
-    await original.fit(x, y, fitOptions);
-    const uninterrupted = weightsOf(original);
-    const state = (original.optimizer as AdamWScheduleFree).groupState();
+  for (const backend of ['cpu', 'wasm']) {
+    it(`${backend}: saved with its optimizer and reloaded in the same process, continues bit for bit`, async () => {
+      await tf.setBackend(backend);
+      const { x, y } = data();
+      const original = classifier();
+      await original.fit(x, y, fitOptions);
+      const artifacts = await saveToMemory(original);
+      await original.fit(x, y, fitOptions);
+      const uninterrupted = weightsOf(original);
+      const state = (original.optimizer as AdamWScheduleFree).groupState();
 
-    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
-    // tfjs renamed the loaded variables while the original is alive: state is matched by position.
-    expect((loaded.trainableWeights[0].read() as tf.Variable).name).not.toBe(
-      (original.trainableWeights[0].read() as tf.Variable).name,
-    );
-    expect(loaded.optimizer).toBeInstanceOf(AdamWScheduleFree);
-    expect((loaded.optimizer as AdamWScheduleFree).getConfig()).toEqual(
-      (original.optimizer as AdamWScheduleFree).getConfig(),
-    );
-    await loaded.fit(x, y, fitOptions);
-    expect(weightsOf(loaded)).toEqual(uninterrupted);
-    expect((loaded.optimizer as AdamWScheduleFree).groupState()).toEqual(state);
-    tf.dispose([x, y]);
-    original.dispose();
-    loaded.dispose();
-  });
+      const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+      // tfjs renamed the loaded variables while the original is alive: state is matched by position.
+      expect((loaded.trainableWeights[0].read() as tf.Variable).name).not.toBe(
+        (original.trainableWeights[0].read() as tf.Variable).name,
+      );
+      expect(loaded.optimizer).toBeInstanceOf(AdamWScheduleFree);
+      expect((loaded.optimizer as AdamWScheduleFree).getConfig()).toEqual(
+        (original.optimizer as AdamWScheduleFree).getConfig(),
+      );
+      await loaded.fit(x, y, fitOptions);
+      expect(weightsOf(loaded)).toEqual(uninterrupted);
+      expect((loaded.optimizer as AdamWScheduleFree).groupState()).toEqual(state);
+      tf.dispose([x, y]);
+      original.dispose();
+      loaded.dispose();
+      await tf.setBackend('cpu');
+    });
+  }
 
   it('counters are saved exactly (float64), not rounded to float32', async () => {
     const { x, y } = data();

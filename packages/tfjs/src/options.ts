@@ -47,8 +47,6 @@ export interface ParsedOptions<O> {
   groups: ReadonlyArray<ParamGroupSpec<O>>;
 }
 
-const ENGINE_KEYS = ['nonFiniteGrads', 'checkFinite', 'kernels', 'paramGroups'] as const;
-
 /** Splits and validates constructor options; throws `INVALID_OPTION` naming the option. */
 export function parseOptions<O extends object>(
   algorithm: Algorithm<O>,
@@ -103,9 +101,6 @@ export function parseOptions<O extends object>(
   });
   return { config, engine: { nonFiniteGrads, checkFinite, kernels }, groups: paramGroups };
 }
-
-/** True for keys handled by {@link parseOptions} rather than by the algorithm. */
-export const isEngineKey = (key: string): boolean => (ENGINE_KEYS as readonly string[]).includes(key);
 
 function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined));
