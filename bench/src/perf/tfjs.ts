@@ -56,6 +56,7 @@ function perfBackend(backendName: 'cpu' | 'wasm', drive: Drive): PerfBackend {
       const adam = tf.train.adam(1e-3);
       const loss = () => tf.sum(tf.mul(g, w)) as tf.Scalar;
       const grads = { [w.name]: g };
+      const gradList = [{ name: w.name, tensor: g }];
       let step: () => unknown;
       let baseline: () => unknown;
       if (drive === 'train') {
@@ -64,7 +65,7 @@ function perfBackend(backendName: 'cpu' | 'wasm', drive: Drive): PerfBackend {
           opt.applyGradients(grads);
         };
         baseline = () => {
-          adam.applyGradients(grads);
+          adam.applyGradients(gradList);
         };
       } else {
         step = () => {
