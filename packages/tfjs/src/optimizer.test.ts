@@ -336,3 +336,75 @@ describe('tfjs integration', () => {
     expect(tf.memory().numTensors).toBe(start);
   });
 });
+
+describe('getWeights and setWeights', () => {
+  it('return snapshots: restoring one (with the variables) replays the same steps bit for bit', async () => {
+    const q = setup(21);
+    const opt = new AdamWScheduleFree({ lr: 0.05, warmupSteps: 2 });
+    cleanups.push(() => opt.dispose());
+    for (let i = 0; i < 3; i++) opt.minimize(q.loss);
+    const snapshot = await opt.getWeights();
+    const values = q.variables.map((v) => tf.keep(tf.clone(v)));
+    cleanups.push(() => tf.dispose(values));
+    const counters = opt.groupState();
+    for (let i = 0; i < 2; i++) opt.minimize(q.loss);
+    const after = q.read();
+    const afterCounters = opt.groupState();
+    q.variables.forEach((v, i) => {
+      v.assign(values[i]);
+    });
+    await opt.setWeights(snapshot);
+    expect(opt.groupState()).toEqual(counters);
+    for (let i = 0; i < 2; i++) opt.minimize(q.loss);
+    expect(sameBits(q.read(), after)).toBe(true);
+    expect(opt.groupState()).toEqual(afterCounters);
+  });
+
+  it('a fresh optimizer saves its mode, and loading it gives a fresh optimizer in that mode', async () => {
+    const opt = new SGDScheduleFree().train();
+    const other = new SGDScheduleFree();
+    cleanups.push(
+      () => opt.dispose(),
+      () => other.dispose(),
+    );
+    await other.setWeights(await opt.getWeights());
+    expect(other.mode).toBe('train');
+    expect(other.groupState().k).toBe(0);
+  });
+
+  it('after a load, attach(variables) makes train() and eval() move them before any step', async () => {
+    const q = setup(22);
+    const opt = new AdamWScheduleFree({ lr: 0.1 });
+    cleanups.push(() => opt.dispose());
+    for (let i = 0; i < 4; i++) opt.minimize(q.loss);
+    const x = q.read();
+    const loaded = new AdamWScheduleFree({ lr: 0.1 });
+    cleanups.push(() => loaded.dispose());
+    await loaded.setWeights(await opt.getWeights());
+    expect(() => loaded.evalParams()).toThrow(/attach/);
+    loaded.attach(q.variables);
+    loaded.train();
+    const y = q.read();
+    expect(maxRelDiff(y, x)).toBeGreaterThan(1e-4);
+    loaded.eval();
+    expect(maxRelDiff(q.read(), x)).toBeLessThan(1e-5);
+  });
+
+  it('after a load, minimize without varList finds its variables and continues exactly', async () => {
+    const [a, b] = [setup(23), setup(23)];
+    const original = new SGDScheduleFree({ lr: 0.3, warmupSteps: 2 });
+    cleanups.push(() => original.dispose());
+    for (let i = 0; i < 3; i++) original.minimize(a.loss);
+    b.variables.forEach((v, i) => {
+      v.assign(a.variables[i]);
+    });
+    const loaded = new SGDScheduleFree({ lr: 0.3, warmupSteps: 2 });
+    cleanups.push(() => loaded.dispose());
+    await loaded.setWeights(await original.getWeights());
+    for (let i = 0; i < 3; i++) {
+      original.minimize(a.loss);
+      loaded.minimize(b.loss);
+    }
+    expect(sameBits(b.read(), a.read())).toBe(true);
+  });
+});

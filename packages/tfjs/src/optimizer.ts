@@ -65,7 +65,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   private pending: PendingState | null = null;
   /** The mode before the variables are known. */
   private requestedMode: Mode = 'eval';
-  private header: tf.Tensor | null = null;
+  /** Tensors handed out by the last getWeights(): the header, then snapshots of the state. */
+  private saved: tf.Tensor[] = [];
   private disposedFlag = false;
 
   constructor(algorithm: Algorithm<O>, options?: TfjsOptimizerOptions<O>) {
@@ -345,7 +346,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
 
   /**
    * The state to save: a header (mode, counters, options, the variables' names and shapes, exact
-   * as JSON) followed by each variable's state tensors. Returned tensors belong to the optimizer.
+   * as JSON) followed by each variable's state tensors. The returned tensors are snapshots owned by
+   * the optimizer, valid until the next `getWeights()` or `dispose()`.
    */
   override async getWeights(): Promise<NamedTensor[]> {
     this.ensureUsable('getWeights');
@@ -361,9 +363,15 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       header = { ...emptyHeader(this.algorithm.name), mode: this.requestedMode };
       tensors = [];
     }
-    this.header?.dispose();
-    this.header = encodeHeader(header);
-    return [{ name: HEADER_NAME, tensor: this.header }, ...tensors, ...(await this.extraWeights())];
+    // Snapshots: clones share storage with the state (no copy) but keep today's values after later
+    // steps. They stay valid until the next getWeights() or dispose().
+    tf.dispose(this.saved);
+    this.saved = [tf.keep(encodeHeader(header)), ...tensors.map((t) => tf.keep(tf.clone(t.tensor)))];
+    return [
+      { name: HEADER_NAME, tensor: this.saved[0] },
+      ...tensors.map((t, i) => ({ name: t.name, tensor: this.saved[i + 1] })),
+      ...(await this.extraWeights()),
+    ];
   }
 
   /**
@@ -417,10 +425,10 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     if (this.disposedFlag) return;
     this.engine?.dispose();
     if (this.pending) tf.dispose(this.pending.tensors);
-    this.header?.dispose();
+    tf.dispose(this.saved);
     this.engine = null;
     this.pending = null;
-    this.header = null;
+    this.saved = [];
     this.disposedFlag = true;
     super.dispose();
   }
