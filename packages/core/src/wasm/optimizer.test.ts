@@ -159,6 +159,7 @@ describe.runIf(wasmSimdSupported())("execution: 'wasm' on large parameters", () 
 
 describe("execution: 'wasm' fallbacks", () => {
   afterEach(() => {
+    vi.restoreAllMocks();
     vi.unstubAllGlobals();
     vi.resetModules();
   });
@@ -173,6 +174,28 @@ describe("execution: 'wasm' fallbacks", () => {
     opt.eval();
     return params;
   };
+
+  it('streams the state when no arena fits in memory, with the same float32 results', () => {
+    const run = () => {
+      const w = Float32Array.from(wave(LARGE, 11));
+      const opt = new AdamWScheduleFree({ w }, { lr: 0.01, weightDecay: 0.01, execution: 'wasm' }).train();
+      for (let s = 0; s < 3; s++) opt.step({ w: Float32Array.from(wave(LARGE, 110 + s)) });
+      return { w, resident: residentSlots(opt, 'w') };
+    };
+    const resident = run();
+    expect(resident.resident.length).toBeGreaterThan(0);
+    const api = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => object } })
+      .WebAssembly;
+    const RealMemory = api.Memory;
+    // Refuse memories as large as a resident arena; the scratch-only arena is far smaller.
+    vi.spyOn(api, 'Memory').mockImplementation(function (this: unknown, d: { initial: number }) {
+      if (d.initial >= 8) throw new RangeError('out of memory (test)');
+      return new RealMemory(d);
+    } as never);
+    const streamed = run();
+    expect(streamed.resident).toEqual([]);
+    expect(streamed.w).toEqual(resident.w);
+  });
 
   it('runs Float64Array parameters with the float64 JavaScript loop', () => {
     const Cls = AdamWScheduleFree as unknown as Ctor;

@@ -113,40 +113,51 @@ function homeArena(kernel: Compiled, slots: Record<string, Float32Array>): Arena
   return streamed <= home.regions.length ? home : undefined;
 }
 
+type KernelCall = (len: number) => void;
+
+const kernelCall = (arena: Arena, kernel: Compiled) =>
+  arena.exports(kernel.module)[KERNEL_EXPORT] as KernelCall;
+
 /**
- * Picks the arena of a run. A large tensor whose state slots are not yet resident together gets a
- * new arena holding them (their `slots` entries are replaced by its views); small tensors stream
- * through the shared arena.
+ * Picks the arena of a run and instantiates the kernel there. A large tensor whose state slots are
+ * not yet resident together gets a new arena holding them (their `slots` entries are replaced by
+ * its views, once nothing can fail any more); small tensors stream through the shared arena.
  */
-function arenaFor(kernel: Compiled, slots: Record<string, Float32Array>, n: number): Arena {
+function prepare(kernel: Compiled, slots: Record<string, Float32Array>, n: number) {
   const { operands, state } = kernel;
   if (n >= RESIDENT_MIN_ELEMENTS) {
     const home = homeArena(kernel, slots);
-    if (home) return home;
+    if (home) return { arena: home, call: kernelCall(home, kernel) };
     if (state.length > 0) {
+      let arena: Arena | undefined;
+      let call: KernelCall | undefined;
       try {
-        const arena = new Arena(
+        arena = new Arena(
           api!,
           operands.length - state.length,
           state.map(() => n),
         );
+        call = kernelCall(arena, kernel);
+      } catch {
+        // Not enough memory for an arena: stream instead.
+      }
+      if (arena && call) {
         state.forEach((name, i) => {
           arena.resident[i].set(slots[name]);
           slots[name] = arena.resident[i];
         });
-        return arena;
-      } catch {
-        // Not enough memory for an arena: stream instead.
+        return { arena, call };
       }
     }
   }
-  return sharedArena(operands.length);
+  const arena = sharedArena(operands.length);
+  return { arena, call: kernelCall(arena, kernel) };
 }
 
 /**
  * Runs a graph over Float32Array tensors with its SIMD kernel, in place (or by replacing state
  * slots with resident views, see above). Returns false, having touched nothing, when the engine has
- * no SIMD or the graph cannot be compiled; the caller then uses another lowering.
+ * no SIMD or the graph cannot be compiled or instantiated; the caller then uses another lowering.
  */
 export function runGraphWasm(
   graph: Graph,
@@ -157,8 +168,13 @@ export function runGraphWasm(
   const kernel = kernelFor(graph, lerpPattern(graph, scalars));
   if (!kernel) return false;
   const n = slots[graph.inputs[0]].length;
-  const arena = arenaFor(kernel, slots, n);
-  const call = arena.exports(kernel.module)[KERNEL_EXPORT] as (len: number) => void;
+  let prepared: ReturnType<typeof prepare>;
+  try {
+    prepared = prepare(kernel, slots, n);
+  } catch {
+    return false;
+  }
+  const { arena, call } = prepared;
   const { f32, i32 } = arena;
   writeScalarTable(f32, kernel.scalars, scalars);
 
