@@ -7,8 +7,16 @@ const reference = typedArrayReplayBackend('core-f64', 'float64', 'fused');
 
 // The same cases as in Node, on the GPU modes of headless Chromium (SwiftShader for WebGL, and
 // WebGPU with --enable-unsafe-webgpu). One GPU instance per mode, shared by every case.
-for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
-  const backend = gpujsReplayBackend(`gpujs-${mode}`, () => new GPU({ mode }));
+const cases = [
+  { mode: 'webgl2', options: {} },
+  { mode: 'webgl', options: {} },
+  { mode: 'webgpu', options: {} },
+  // One value per texel instead of four (gpu.js without optimizeFloatMemory).
+  { mode: 'webgl2', options: { optimizeFloatMemory: false } },
+] as const;
+for (const { mode, options } of cases) {
+  const name = `gpujs-${mode}${'optimizeFloatMemory' in options ? '-unpacked' : ''}`;
+  const backend = gpujsReplayBackend(name, () => new GPU({ mode }), options);
   const skip: Record<string, string> = {};
   for (const spec of goldenCases) {
     const reason = backend.supports(spec);

@@ -143,15 +143,16 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
     });
 
     if (mode !== 'webgpu') {
-      it('rejects a parameter larger than one texture, and accepts it flat', () => {
+      it('rejects a parameter larger than one texture, naming it', () => {
         const max = Number(
           (gpu as unknown as { Kernel: { features: { maxTextureSize: number } } }).Kernel.features
             .maxTextureSize,
         );
         const wide = new Float32Array((max + 1) * 2);
+        // One value per texel: a 2-D parameter keeps its shape, one side too long.
         let error: unknown;
         try {
-          new SGDScheduleFree(gpu, { wide: input(wide, [max + 1, 2]) });
+          new SGDScheduleFree(gpu, { wide: input(wide, [max + 1, 2]) }, { optimizeFloatMemory: false });
         } catch (e) {
           error = e;
         }
@@ -159,7 +160,27 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
         expect((error as Error).message).toMatch(
           new RegExp(`parameter "wide" is too large for one ${mode} tensor: .* needs a ${max + 1}×2 texture`),
         );
-        new SGDScheduleFree(gpu, { flat: wide }).dispose();
+        // Flat, it fits a square texture; packed four per texel (the default), it fits as it is.
+        new SGDScheduleFree(gpu, { flat: wide }, { optimizeFloatMemory: false }).dispose();
+        new SGDScheduleFree(gpu, { wide: input(wide, [max + 1, 2]) }).dispose();
+      });
+
+      it('stores one value per texel when asked, with the same results', async () => {
+        const results: Float32Array[] = [];
+        for (const optimizeFloatMemory of [true, false]) {
+          const opt = await new AdamWScheduleFree(
+            gpu,
+            { w: input(values(N, 9), [X, Y]) },
+            { lr: 0.1, optimizeFloatMemory },
+          ).train();
+          for (let step = 0; step < 3; step++) await opt.step({ w: values(N, 30 + step) });
+          const type = (opt.params.w as unknown as { type: string }).type;
+          if (optimizeFloatMemory) expect(type).toBe('MemoryOptimizedNumberTexture');
+          else expect(type).not.toBe('MemoryOptimizedNumberTexture');
+          results.push((await opt.readParams()).w);
+          opt.dispose();
+        }
+        expectClose(results[0], results[1]);
       });
     }
   });

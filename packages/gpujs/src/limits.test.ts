@@ -4,11 +4,11 @@ import { capacityProblem, textureSizeOf, WEBGPU_GUARANTEED_BUFFER_BYTES } from '
 
 describe('tensor capacity', () => {
   it('sizes textures exactly as gpu.js does: 2-D shapes as they are, others as the most square texture', () => {
-    const gpujsSize = (shape: number[]) =>
+    const gpujsSize = (shape: number[], optimizeFloatMemory: boolean) =>
       Array.from(
         (
           utils as unknown as { getKernelTextureSize(s: object, d: number[]): Int32Array }
-        ).getKernelTextureSize({ optimizeFloatMemory: false, precision: 'single' }, [
+        ).getKernelTextureSize({ optimizeFloatMemory, precision: 'single' }, [
           shape[0],
           shape[1] ?? 1,
           shape[2] ?? 1,
@@ -27,7 +27,10 @@ describe('tensor capacity', () => {
       [4, 3, 2],
       [7, 1, 3],
     ];
-    for (const shape of shapes) expect(textureSizeOf(shape)).toEqual(gpujsSize(shape));
+    for (const shape of shapes) {
+      expect(textureSizeOf(shape)).toEqual(gpujsSize(shape, false));
+      expect(textureSizeOf(shape, true)).toEqual(gpujsSize(shape, true));
+    }
     expect(textureSizeOf([784, 10])).toEqual([784, 10]);
   });
 
@@ -40,7 +43,16 @@ describe('tensor capacity', () => {
     expect(wide).toMatch(/8192×8192/);
     expect(wide).toMatch(/Pass it flat/);
     expect(capacityProblem([9000 * 2], gl)).toBeNull();
-    expect(capacityProblem([8192 * 8192 + 1], gl)).toMatch(/split it into several parameters/);
+    expect(capacityProblem([8192 * 8192 + 1], gl)).toMatch(/split it\s+into several parameters/);
+  });
+
+  it('allows four times as many elements, in any shape, with four values per texel', () => {
+    const packed = { mode: 'webgl', maxTextureSize: 8192, optimizeFloatMemory: true };
+    expect(capacityProblem([9000, 2], packed)).toBeNull();
+    expect(capacityProblem([4 * 8192 * 8192], packed)).toBeNull();
+    expect(capacityProblem([4 * 8192 * 8192 + 4], packed)).toMatch(
+      /allows at most 8192×8192 \(MAX_TEXTURE_SIZE 8192, so 268435456 elements\)/,
+    );
   });
 
   it('rejects a WebGPU tensor larger than the storage buffer every device supports', () => {

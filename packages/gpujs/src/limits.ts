@@ -9,16 +9,22 @@ export interface DeviceLimits {
   readonly mode: string;
   /** The GL context's MAX_TEXTURE_SIZE (textures are at most this many texels wide and high). */
   readonly maxTextureSize: number;
+  /** Whether GL textures pack four values per texel (gpu.js `optimizeFloatMemory`). */
+  readonly optimizeFloatMemory?: boolean;
 }
 
 /** The storage-buffer size every WebGPU device supports (the spec's default limit), in bytes. */
 export const WEBGPU_GUARANTEED_BUFFER_BYTES = 128 * 1024 * 1024;
 
-/** The texture gpu.js allocates for a kernel output of this shape (its `getKernelTextureSize` rule). */
-export function textureSizeOf(shape: readonly number[]): [number, number] {
+/**
+ * The texture gpu.js allocates for a float32 kernel output of this shape (its `getKernelTextureSize`
+ * rule): with `optimizeFloatMemory`, four values per texel in the most square texture; otherwise one
+ * per texel, a 2-D shape as it is and any other in the most square texture.
+ */
+export function textureSizeOf(shape: readonly number[], optimizeFloatMemory = false): [number, number] {
   const [x, y = 1, z = 1] = shape;
-  if (y > 1 && z === 1) return [x, y];
-  const n = x * y * z;
+  if (!optimizeFloatMemory && y > 1 && z === 1) return [x, y];
+  const n = optimizeFloatMemory ? Math.ceil((x * y * z) / 4) : x * y * z;
   // The most square [w, h] with w·h ≥ n, as gpu.js chooses it.
   let high = Math.ceil(Math.sqrt(n));
   let low = Math.floor(Math.sqrt(n));
@@ -41,15 +47,18 @@ export function isGLMode(mode: string): boolean {
 export function capacityProblem(shape: readonly number[], limits: DeviceLimits): string | null {
   const n = shape.reduce((a, b) => a * b, 1);
   if (isGLMode(limits.mode)) {
-    const [w, h] = textureSizeOf(shape);
+    const packed = limits.optimizeFloatMemory === true;
+    const [w, h] = textureSizeOf(shape, packed);
     const max = limits.maxTextureSize;
     if (w <= max && h <= max) return null;
     const flatHint =
-      shape.length > 1 ? ' Pass it flat (shape [n]) so that it is packed into a square texture, or' : '';
+      shape.length > 1 && !packed
+        ? ' Pass it flat (shape [n]) so that it is packed into a square texture, or'
+        : '';
     return (
       `its shape [${shape.join(', ')}] needs a ${w}×${h} texture but this ${limits.mode} context allows at most ` +
-      `${max}×${max} (MAX_TEXTURE_SIZE ${max}, so ${max * max} elements).${flatHint} split it into several ` +
-      'parameters, each in its own entry of the params record.'
+      `${max}×${max} (MAX_TEXTURE_SIZE ${max}, so ${(packed ? 4 : 1) * max * max} elements).${flatHint} split it ` +
+      'into several parameters, each in its own entry of the params record.'
     );
   }
   if (limits.mode === 'webgpu' && n * 4 > WEBGPU_GUARANTEED_BUFFER_BYTES) {

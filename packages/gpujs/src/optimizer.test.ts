@@ -230,6 +230,27 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
   });
 });
 
+describe('kernels are shared by the optimizers of one GPU', () => {
+  it('builds nothing for a second optimizer with the same update and shapes', async () => {
+    const g = gpu();
+    const created = [vi.spyOn(g, 'createKernel'), vi.spyOn(g, 'createKernelMap')];
+    const count = () => created.reduce((n, spy) => n + spy.mock.calls.length, 0);
+    const run = async () => {
+      const w = values(100, 1);
+      const opt = await new AdamWScheduleFree(g, { w }, { lr: 0.1 }).train();
+      for (let i = 0; i < 3; i++) await opt.step({ w: values(100, 10 + i) });
+      await opt.eval();
+      opt.dispose();
+      return w;
+    };
+    const first = await run();
+    const built = count();
+    expect(built).toBeGreaterThan(0);
+    expect(await run()).toEqual(first);
+    expect(count()).toBe(built);
+  });
+});
+
 describe('errors name the parameter and change nothing', () => {
   it('rejects parameters gpu.js cannot hold', () => {
     const g = gpu();
@@ -287,11 +308,12 @@ describe('errors name the parameter and change nothing', () => {
     expect(await opt.stateDict()).toEqual(before.state);
   });
 
-  it('refuses use after dispose, leaving the parameters to the user', async () => {
-    const w = values(4, 1);
+  it('refuses use after dispose, freeing the kernels and leaving the parameters to the user', async () => {
+    const n = 70_000; // large kernels are destroyed with their last optimizer (small ones are kept for reuse)
+    const w = values(n, 1);
     const g = gpu();
     const opt = await new SGDScheduleFree(g, { w }, { lr: 0.1 }).train();
-    await opt.step({ w: values(4, 2) });
+    await opt.step({ w: values(n, 2) });
     const destroyed = vi.fn();
     const kernels = (g as unknown as { kernels: Array<{ destroy(): void }> }).kernels;
     for (const k of kernels) {
@@ -303,7 +325,7 @@ describe('errors name the parameter and change nothing', () => {
     }
     opt.dispose();
     expect(destroyed).toHaveBeenCalled();
-    expect((await rejection(opt.step({ w: values(4, 2) }))).code).toBe('DISPOSED');
+    expect((await rejection(opt.step({ w: values(n, 2) }))).code).toBe('DISPOSED');
     expect((await rejection(opt.stateDict())).code).toBe('DISPOSED');
     expect(opt.isDisposed).toBe(true);
     expect(w.every(Number.isFinite)).toBe(true);

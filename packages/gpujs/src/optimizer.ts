@@ -67,11 +67,12 @@ export abstract class GpuJsOptimizerBase<O extends object> {
       'INVALID_OPTION',
       () => `${where}: options must be an object such as { lr: 0.01 }.`,
     );
-    const { kernelStyle, asyncKernels, checkDeviceGradients, ...engineOptions } = options as GpuJsOptions<O>;
+    const { kernelStyle, asyncKernels, optimizeFloatMemory, checkDeviceGradients, ...engineOptions } =
+      options as GpuJsOptions<O>;
     this.algorithm = algorithm;
     this.gpu = gpu;
     this.checkDeviceGradients = checkDeviceGradients === true;
-    this.runtime = new GpuRuntime(gpu, { kernelStyle, asyncKernels }, where);
+    this.runtime = new GpuRuntime(gpu, { kernelStyle, asyncKernels, optimizeFloatMemory }, where);
     // Check every parameter before any GPU work, then let the engine check the options, then upload.
     const sources = new Map<GpuTensor, ParamSource>();
     const convert = (record: Readonly<Record<string, unknown>>) => {

@@ -1,6 +1,7 @@
 import type { Graph } from '@schedulefree/core';
 import { ScheduleFreeError } from '@schedulefree/core';
 import type { GPU } from 'gpu.js';
+import { acquireKernel, type CachedKernel, releaseKernel } from './kernel-cache.js';
 import { capacityProblem, type DeviceLimits, isGLMode } from './limits.js';
 import { type LoweredKernel, lowerGraph, scalarArgumentValue } from './lower.js';
 import { isPromiseLike, type MaybePromise, WorkQueue } from './queue.js';
@@ -20,6 +21,11 @@ export type KernelStyle = 'map' | 'single';
 export interface GpuJsRuntimeOptions {
   /** Override the output style (mainly for tests). */
   kernelStyle?: KernelStyle;
+  /**
+   * WebGL modes: store four float32 values per texel (gpu.js `optimizeFloatMemory`): a quarter of
+   * the memory of one value per RGBA texel, and four times the largest tensor. Default true.
+   */
+  optimizeFloatMemory?: boolean;
   /**
    * Create kernels with gpu.js's `asyncMode`: every kernel call returns a promise (the contract
    * gpu.js v3 announces as its default). Steps then complete when their promise resolves. In
@@ -70,8 +76,9 @@ function backendOf(Kernel: KernelClass | undefined, requested?: string): string 
 
 /**
  * Everything that touches gpu.js for one optimizer: the backend mode, the generated kernels (built
- * once per program structure and parameter shape, reused every step), storage helpers and the
- * ordered work queue. Kernels are released by {@link destroy}.
+ * once per program structure and parameter shape, reused every step and shared with the other
+ * optimizers on the same GPU), storage helpers and the ordered work queue. {@link destroy} lets go
+ * of the kernels.
  */
 export class GpuRuntime {
   /** The backend the kernels run on (`webgl2`, `webgl`, `headlessgl`, `webgpu`, `webasm`, `cpu`). */
@@ -85,9 +92,12 @@ export class GpuRuntime {
   readonly observedModes = new Set<string>();
   private readonly gpu: GpuLike;
   private readonly asyncKernels: boolean;
+  private readonly optimizeFloatMemory: boolean;
   private readonly maxResults: number;
   private readonly kernels = new Map<string, CompiledKernel[]>();
   private readonly helpers = new Map<string, KernelFn>();
+  /** Keys of the shared kernels this runtime uses, released by {@link destroy}. */
+  private readonly acquired: string[] = [];
   private warnedFallback = false;
 
   constructor(gpu: GPU, options: GpuJsRuntimeOptions, where: string) {
@@ -133,9 +143,11 @@ export class GpuRuntime {
     // One result from the root plus sub-kernels; four draw buffers are available everywhere.
     this.maxResults = style === 'map' ? 4 : 1;
     const maxTextureSize = Number(features.maxTextureSize);
+    this.optimizeFloatMemory = isGLMode(this.mode) && options.optimizeFloatMemory !== false;
     this.limits = {
       mode: this.mode,
       maxTextureSize: Number.isFinite(maxTextureSize) ? maxTextureSize : Infinity,
+      optimizeFloatMemory: this.optimizeFloatMemory,
     };
   }
 
@@ -251,18 +263,11 @@ export class GpuRuntime {
     return flatHost(await value.toArray(), t.size);
   }
 
-  /** Releases every kernel this runtime created. */
+  /** Lets go of every kernel this runtime used (shared kernels stay for their other users). */
   destroy(): void {
-    const all = [...[...this.kernels.values()].flat().map((k) => k.fn), ...this.helpers.values()];
     this.kernels.clear();
     this.helpers.clear();
-    for (const fn of all) {
-      try {
-        fn?.destroy?.();
-      } catch {
-        // A kernel whose context is already gone has nothing left to free.
-      }
-    }
+    for (const key of this.acquired.splice(0)) releaseKernel(this.gpu, key);
   }
 
   private kernelsFor(graph: Graph, shape: readonly number[]): CompiledKernel[] {
@@ -293,11 +298,11 @@ export class GpuRuntime {
         k.lowered.args.map((a, i) => (a.kind === 'scalar' ? 'Float' : argumentType(args[i]))),
       );
       const subs = k.lowered.subKernels;
-      k.fn = (
+      k.fn = this.kernel(shape, { source: k.lowered.source, subs, settings }, () =>
         Object.keys(subs).length > 0
           ? this.gpu.createKernelMap(subs, k.lowered.source, settings)
-          : this.gpu.createKernel(k.lowered.source, settings)
-      ) as KernelFn;
+          : this.gpu.createKernel(k.lowered.source, settings),
+      );
     }
     const out = k.fn(...args);
     this.observe(k.fn);
@@ -362,6 +367,14 @@ export class GpuRuntime {
     return value instanceof Float32Array ? shapedView(value, t.shape) : value;
   }
 
+  /** A kernel from the GPU's shared cache, keyed by everything that goes into building it. */
+  private kernel(shape: readonly number[], spec: object, build: () => unknown): KernelFn {
+    const key = JSON.stringify(spec);
+    this.acquired.push(key);
+    const elements = shape.reduce((a, b) => a * b, 1);
+    return acquireKernel(this.gpu, key, elements, build as () => CachedKernel) as KernelFn;
+  }
+
   private settings(shape: readonly number[], returnType: string, argumentTypes: string[]): object {
     return {
       output: [...shape],
@@ -370,7 +383,7 @@ export class GpuRuntime {
       precision: 'single',
       returnType,
       argumentTypes,
-      ...(isGLMode(this.mode) ? { tactic: 'precision' } : {}),
+      ...(isGLMode(this.mode) ? { tactic: 'precision', optimizeFloatMemory: this.optimizeFloatMemory } : {}),
       ...(this.asyncKernels ? { asyncMode: true } : {}),
     };
   }
@@ -387,7 +400,8 @@ export class GpuRuntime {
       const source =
         kind === 'copy' ? `function (a) {\n  return a${index};\n}` : 'function (s) {\n  return s;\n}';
       const types = kind === 'copy' ? [argumentType(sample)] : ['Float'];
-      fn = this.gpu.createKernel(source, this.settings(shape, 'Float', types)) as KernelFn;
+      const settings = this.settings(shape, 'Float', types);
+      fn = this.kernel(shape, { source, settings }, () => this.gpu.createKernel(source, settings));
       this.helpers.set(key, fn);
     }
     return fn;
