@@ -12,38 +12,50 @@ export function softmaxLoss(
   grad?: { w: Float64Array | Float32Array; b: Float64Array | Float32Array },
 ): { loss: number; correct: number } {
   const { dims, classes, features, labels } = data;
-  const logits = new Float64Array(classes);
+  // exp(logit − max) per class: computed once, used for the sum and the probabilities.
+  const scores = scratch.length >= classes ? scratch : (scratch = new Float64Array(classes));
   let loss = 0;
   let correct = 0;
   if (grad) {
     grad.w.fill(0);
     grad.b.fill(0);
   }
+  const scale = 1 / rows.length;
   for (let n = 0; n < rows.length; n++) {
     const r = rows[n];
+    const x = r * dims;
     let max = Number.NEGATIVE_INFINITY;
     let best = 0;
     for (let k = 0; k < classes; k++) {
       let s = b[k];
-      for (let d = 0; d < dims; d++) s += w[k * dims + d] * features[r * dims + d];
-      logits[k] = s;
+      const wk = k * dims;
+      for (let d = 0; d < dims; d++) s += w[wk + d] * features[x + d];
+      scores[k] = s;
       if (s > max) {
         max = s;
         best = k;
       }
     }
-    let sum = 0;
-    for (let k = 0; k < classes; k++) sum += Math.exp(logits[k] - max);
     const label = labels[r];
-    loss += Math.log(sum) - (logits[label] - max);
+    const labelLogit = scores[label];
+    let sum = 0;
+    for (let k = 0; k < classes; k++) {
+      const e = Math.exp(scores[k] - max);
+      scores[k] = e;
+      sum += e;
+    }
+    loss += Math.log(sum) - (labelLogit - max);
     if (best === label) correct++;
     if (grad) {
       for (let k = 0; k < classes; k++) {
-        const p = Math.exp(logits[k] - max) / sum - (k === label ? 1 : 0);
-        grad.b[k] += p / rows.length;
-        for (let d = 0; d < dims; d++) grad.w[k * dims + d] += (p * features[r * dims + d]) / rows.length;
+        const p = (scores[k] / sum - (k === label ? 1 : 0)) * scale;
+        grad.b[k] += p;
+        const wk = k * dims;
+        for (let d = 0; d < dims; d++) grad.w[wk + d] += p * features[x + d];
       }
     }
   }
   return { loss: loss / rows.length, correct };
 }
+
+let scratch = new Float64Array(16);
