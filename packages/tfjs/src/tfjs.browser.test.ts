@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { tfjsReplayBackend } from './conformance.js';
 import { AdamWScheduleFree, ScheduleFreeWrapper } from './index.js';
+import { fusedKernelKind } from './kernels/fused.js';
 import { defineTfjsConformance } from './test-support/conformance-suite.js';
+import { checkFusedKernels } from './test-support/kernel-cases.js';
 
 // GPU backends in headless Chromium: WebGL on SwiftShader always; WebGPU when
 // @tensorflow/tfjs-backend-webgpu is installed and the browser offers an adapter.
@@ -81,6 +83,12 @@ async function fitSaveLoadContinue(backend: string) {
 }
 
 describe('tfjs in the browser: webgl', () => {
+  it('runs each update as fragment shaders (one per output) that match the IR interpreter', async () => {
+    await tf.setBackend('webgl');
+    expect(fusedKernelKind()).toBe('webgl');
+    checkFusedKernels([1, 5, 300]);
+  });
+
   it('fit, save with the optimizer, load, continue: bit for bit, no leaked tensors', async () => {
     await fitSaveLoadContinue('webgl');
   });
@@ -104,6 +112,7 @@ describe('tfjs in the browser: webgl', () => {
 });
 
 defineTfjsConformance(tfjsReplayBackend('webgl'), 9, 3);
+defineTfjsConformance(tfjsReplayBackend('webgl', { name: 'tfjs-webgl-ops', kernels: 'ops' }), 9, 3);
 
 describe('tfjs in the browser: webgpu', () => {
   it('fit, save, load, continue bit for bit (skipped without the webgpu backend package)', async (context) => {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { compileHostKernel, type HostKernel, outputNames } from './codegen.js';
 import { type HostAccess, hostAccessFor } from './host.js';
 import { runWasmKernel, wasmAllFinite, wasmHeapOf } from './wasm-runtime.js';
+import { isWebglBackend, runWebglKernel } from './webgl.js';
 
 interface Compiled {
   readonly graph: Graph;
@@ -30,8 +31,11 @@ function compiledOf(program: ElementwiseProgram): Compiled {
   return entry;
 }
 
-/** Backends (by name) for which fused kernels can be registered: their tensors live in host memory. */
-export const FUSED_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+/**
+ * Backends (by name) with fused kernels: cpu and wasm keep tensors in host memory (a JavaScript
+ * loop, a WebAssembly SIMD function); webgl runs one fragment shader per output.
+ */
+export const FUSED_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgl'];
 
 function register(entry: Compiled, backendName: string): void {
   if (tf.getKernel(entry.kernelName, backendName)) return;
@@ -39,6 +43,10 @@ function register(entry: Compiled, backendName: string): void {
     kernelName: entry.kernelName,
     backendName,
     kernelFunc: ({ inputs, backend, attrs }) => {
+      if (backendName === 'webgl' && isWebglBackend(backend)) {
+        const infos = entry.inputs.map((name) => inputs[name] as tf.TensorInfo);
+        return runWebglKernel(backend, entry.graph, infos, attrs as Record<string, number>);
+      }
       const heap = backendName === 'wasm' ? wasmHeapOf(backend) : null;
       if (heap) {
         // A WebAssembly SIMD kernel inside tfjs's own memory: no copies, four lanes per instruction.
@@ -60,16 +68,19 @@ function register(entry: Compiled, backendName: string): void {
   });
 }
 
-/** Which fused kernel the current backend runs: WebAssembly SIMD (wasm), a JavaScript loop (cpu), or none. */
-export function fusedKernelKind(): 'wasm-simd' | 'js' | null {
+/** Which fused kernel the current backend runs: WebAssembly SIMD, a JavaScript loop, shaders, or none. */
+export function fusedKernelKind(): 'wasm-simd' | 'js' | 'webgl' | null {
   if (!fusedAvailable()) return null;
-  return tf.getBackend() === 'wasm' && wasmHeapOf(tf.backend()) ? 'wasm-simd' : 'js';
+  const name = tf.getBackend();
+  if (name === 'webgl') return 'webgl';
+  return name === 'wasm' && wasmHeapOf(tf.backend()) ? 'wasm-simd' : 'js';
 }
 
 /** Whether the current tfjs backend can run fused kernels. */
 export function fusedAvailable(): boolean {
   const name = tf.getBackend();
-  return FUSED_BACKENDS.includes(name) && hostAccessFor(name, tf.backend()) !== null;
+  if (!FUSED_BACKENDS.includes(name)) return false;
+  return name === 'webgl' ? isWebglBackend(tf.backend()) : hostAccessFor(name, tf.backend()) !== null;
 }
 
 /**
@@ -100,7 +111,7 @@ export function runFused(
  */
 export function hostAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
   const name = tf.getBackend();
-  const access = FUSED_BACKENDS.includes(name) ? hostAccessFor(name, tf.backend()) : null;
+  const access = name === 'cpu' || name === 'wasm' ? hostAccessFor(name, tf.backend()) : null;
   if (!access || tensors.some((t) => t.dtype !== 'float32')) return null;
   const heap = name === 'wasm' ? wasmHeapOf(tf.backend()) : null;
   if (heap) return wasmAllFinite(heap, tensors);
