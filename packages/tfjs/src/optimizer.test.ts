@@ -182,6 +182,15 @@ describe('errors change nothing', () => {
     skip.applyGradients(nan);
     expect(sameBits(q.read(), before)).toBe(true);
     expect(skip.groupState().k).toBe(1);
+    // In eval mode the skipped step also leaves x exactly where it was.
+    const evalSkip = new SGDScheduleFree({ lr: 0.1, nonFiniteGrads: 'skip' });
+    cleanups.push(() => evalSkip.dispose());
+    skip.eval();
+    evalSkip.minimize(q.loss);
+    const x = q.read();
+    evalSkip.minimize(() => tf.mul(q.loss(), Number.NaN) as tf.Scalar);
+    expect(sameBits(q.read(), x)).toBe(true);
+    expect(evalSkip.groupState().k).toBe(1);
     const unchecked = new SGDScheduleFree({ lr: 0.1, checkFinite: false }).train();
     cleanups.push(() => unchecked.dispose());
     unchecked.applyGradients(nan);
