@@ -109,6 +109,24 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       opt.dispose();
     });
 
+    it('saves and restores the state through the host, continuing the same trajectory', async () => {
+      const options = { lr: 0.05, weightDecay: 0.01 };
+      const opt = await new AdamWScheduleFree(gpu, { w: input(values(N, 11), [X, Y]) }, options).train();
+      for (let step = 0; step < 3; step++) await opt.step({ w: values(N, 40 + step) });
+      const saved = JSON.parse(JSON.stringify(await opt.stateDict()));
+      const resumed = new AdamWScheduleFree(gpu, { w: input((await opt.readParams()).w, [X, Y]) }, options);
+      await resumed.loadStateDict(saved);
+      expect(resumed.mode).toBe('train');
+      for (let step = 3; step < 5; step++) {
+        await opt.step({ w: values(N, 40 + step) });
+        await resumed.step({ w: values(N, 40 + step) });
+      }
+      expect((await resumed.readParams()).w).toEqual((await opt.readParams()).w);
+      expect((await resumed.stateDict()).state).toEqual((await opt.stateDict()).state);
+      opt.dispose();
+      resumed.dispose();
+    });
+
     it('checks GPU gradients for NaN when asked, changing nothing', async () => {
       const opt = await new SGDScheduleFree(
         gpu,

@@ -228,7 +228,8 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   dispose(): void {
     if (this.engine.isDisposed) return;
     this.engine.dispose();
-    this.runtime.queue.run(() => this.runtime.destroy());
+    if (this.runtime.queue.failed) this.runtime.destroy();
+    else this.runtime.queue.run(() => this.runtime.destroy());
   }
 
   /** Converts user gradients to tensors (checking types and shapes). */

@@ -38,6 +38,7 @@ describe('WorkQueue', () => {
     q.run(() => void log.push('never'));
     await expect(q.flush()).rejects.toThrow('device lost');
     expect(log).toEqual([]);
+    expect(q.failed).toBe(true);
     expect(() => q.run(() => void log.push('never'))).toThrow('device lost');
     await expect(q.flush()).rejects.toThrow('device lost');
   });

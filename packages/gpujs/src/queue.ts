@@ -21,6 +21,11 @@ export class WorkQueue {
   private tail: Promise<void> | null = null;
   private failure: { error: unknown } | null = null;
 
+  /** True once asynchronous work has failed. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /** True when no asynchronous work is pending. */
   get idle(): boolean {
     return this.tail === null;

@@ -233,8 +233,15 @@ export class GpuRuntime {
     });
   }
 
-  /** Releases what the tensor holds, once earlier work that reads it has run. */
+  /**
+   * Releases what the tensor holds, once earlier work that reads it has run. After a failure of
+   * asynchronous work nothing more runs, so the handle is just dropped.
+   */
   release(t: GpuTensor): void {
+    if (this.queue.failed) {
+      t.value = null;
+      return;
+    }
     this.queue.run(() => {
       if (t.owned && t.value) releaseValue(t.value);
       t.value = null;
