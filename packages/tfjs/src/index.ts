@@ -14,8 +14,9 @@ export {
   ScheduleFreeError,
   type ScheduleFreeErrorCode,
   type SGDScheduleFreeOptions,
+  type StateDict,
 } from '@schedulefree/core';
-export type { KernelMode } from './backend.js';
+export { type KernelMode, tfjsBackend } from './backend.js';
 export {
   type BatchNormOptions,
   type EvalParamsRunner,
@@ -28,6 +29,7 @@ export {
   scheduleFreeCallback,
 } from './callbacks.js';
 export * from './classes.js';
+export { TfjsOps } from './ops.js';
 export { ScheduleFreeTfjsOptimizer } from './optimizer.js';
 export type {
   ParamGroupSpec,
