@@ -120,9 +120,9 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     return this.engine ? this.engine.paramGroups : [];
   }
 
-  /** The learning rate of the top-level options. */
+  /** The learning rate of the top-level options (of the last group, which holds the unselected variables). */
   get learningRate(): number {
-    return (this.parsed.config as { lr: number }).lr;
+    return ((this.engine?.paramGroups.at(-1) ?? this.parsed.config) as unknown as { lr: number }).lr;
   }
 
   /** Sets the learning rate of every parameter group (an external schedule may call this every step). */
@@ -530,6 +530,9 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     const plan = planRestore(this.algorithm, pending.header, pending.tensors, variables, where);
     const engine = this.createEngine(plan.groups, {});
     engine.adoptState(plan.snapshot);
+    // Saved options win, as in PyTorch's load_state_dict; with one group they are the top level too.
+    if (pending.header.groups.length === 1)
+      Object.assign(this.parsed.config, pending.header.groups[0].options);
     return { engine, ordered: plan.ordered };
   }
 }
