@@ -282,6 +282,9 @@ describe('errors name the parameter and change nothing', () => {
       /kernel maps are not available in webasm mode \(gpu.js would silently fall back to cpu\)/,
     );
     expect(thrown(() => new SGDScheduleFree(gpu(), { w }, { lr: -1 })).message).toMatch(/"lr"/);
+    const style = thrown(() => new SGDScheduleFree(gpu(), { w }, { kernelStyle: 'fused' as never }));
+    expect(style.code).toBe('INVALID_OPTION');
+    expect(style.message).toMatch(/option "kernelStyle" must be 'map' or 'single', got "fused"/);
   });
 
   it('rejects bad gradients before touching anything', async () => {

@@ -131,8 +131,12 @@ export class GpuRuntime {
     }
     const kernelMaps = features.kernelMap === true && this.mode !== 'webasm' && this.mode !== 'webgpu';
     const style = options.kernelStyle ?? (kernelMaps && isGLMode(this.mode) ? 'map' : 'single');
-    if (style !== 'map' && style !== 'single')
-      fail(`option "kernelStyle" must be 'map' or 'single', got ${JSON.stringify(style)}.`);
+    if (style !== 'map' && style !== 'single') {
+      throw new ScheduleFreeError(
+        'INVALID_OPTION',
+        `${where}: option "kernelStyle" must be 'map' or 'single', got ${JSON.stringify(style)}.`,
+      );
+    }
     if (style === 'map' && !kernelMaps) {
       fail(
         `kernel maps are not available in ${this.mode} mode${this.mode === 'webasm' ? ' (gpu.js would silently fall back to cpu)' : ''}; use kernelStyle 'single'.`,
