@@ -85,10 +85,13 @@ export function formatNumber(v: number): string {
   return String(+v.toPrecision(4));
 }
 
-/** `2^k` (or `2^k/2` steps) for a learning rate on a power-of-two grid, else the number. */
+/**
+ * `2^k` (or `2^(k/2)`) for a learning rate on a power-of-two or √2 grid, else the number. The
+ * tolerance admits values read back from JSON, which keeps 6 significant digits.
+ */
 export function formatLr(lr: number): string {
   const k = Math.log2(lr);
-  if (Math.abs(k - Math.round(k)) < 1e-9) return `2^${Math.round(k)}`;
-  if (Math.abs(2 * k - Math.round(2 * k)) < 1e-9) return `2^${Math.round(2 * k) / 2}`;
+  if (Math.abs(k - Math.round(k)) < 1e-5) return `2^${Math.round(k)}`;
+  if (Math.abs(2 * k - Math.round(2 * k)) < 1e-5) return `2^${Math.round(2 * k) / 2}`;
   return formatNumber(lr);
 }
