@@ -20,8 +20,9 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
   convex [--data FILE]... [--seeds N] [--epochs N] [--out DIR]
       B1: softmax regression, paper (a) §4.2 protocol, on any CSV in the layout of bench/data
       (default: every bundled dataset). Writes DIR/convex-<basename>.json.
-  robustness [--seeds N] [--steps N] [--out DIR]
+  robustness [--seeds N] [--steps N] [--baseline FILE] [--out DIR]
       B4: loss at ρ·(tuned lr) over loss at the tuned lr, for 7 schedules (paper b). DIR/robustness.json.
+      --baseline: a robustness.json from another horizon; adds the spec's slope-change checks.
   quadratics [--out DIR]
       B3: the β–γ stability map of Schedule-Free GD on random quadratics. DIR/quadratics.json.
   anytime [--seeds N] [--out DIR]
@@ -65,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
       data: { type: 'string', multiple: true },
       seeds: { type: 'string' },
       epochs: { type: 'string' },
+      baseline: { type: 'string' },
     },
     strict: true,
   });
@@ -95,7 +97,11 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'robustness':
-      await robustnessCommand(out, defined({ seeds, steps }));
+      await robustnessCommand(
+        out,
+        defined({ seeds, steps }),
+        values.baseline ? resolve(cwd, values.baseline) : undefined,
+      );
       return;
     case 'quadratics':
       await quadraticsCommand(out, defined({ steps }));

@@ -2,13 +2,19 @@
  * The experiment commands behind `pnpm bench <command>`: run, print readable tables, write the JSON
  * (and the figures) into the output folder.
  */
+import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type AnytimeOptions, runAnytime } from './experiments/anytime.js';
 import { type ConvexOptions, runConvex } from './experiments/convex.js';
 import { type MnistOptions, runMnist } from './experiments/mnist.js';
 import { type QuadraticsOptions, runQuadratics } from './experiments/quadratics.js';
 import type { Check } from './experiments/robustness.js';
-import { type RobustnessOptions, runRobustness } from './experiments/robustness.js';
+import {
+  type RobustnessOptions,
+  type RobustnessResult,
+  runRobustness,
+  slopeChangeChecks,
+} from './experiments/robustness.js';
 import { consoleReporter, formatTable, type Reporter } from './lib/console.js';
 import { writeJson } from './lib/io.js';
 import { loadResults, resultFile, writeReport } from './report/report.js';
@@ -60,9 +66,14 @@ export async function convexCommand(
 export async function robustnessCommand(
   out: string,
   options: Partial<RobustnessOptions>,
+  baselineFile?: string,
   reporter = consoleReporter(),
 ) {
   const result = runRobustness(options, reporter);
+  if (baselineFile) {
+    const baseline = JSON.parse(readFileSync(baselineFile, 'utf8')) as RobustnessResult;
+    result.checks.push(...slopeChangeChecks(result, baseline));
+  }
   for (const t of robustnessTables(result)) printTable(reporter, t);
   printChecks(reporter, result.checks);
   writeJson(join(out, resultFile.robustness), result);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { coarseGridRegret, ROBUSTNESS_METHODS, robustnessChecks, runRobustness } from './robustness.js';
+import {
+  coarseGridRegret,
+  ROBUSTNESS_METHODS,
+  robustnessChecks,
+  runRobustness,
+  slopeChangeChecks,
+} from './robustness.js';
 
 describe('coarseGridRegret', () => {
   it('is the worst offset of a coarse grid’s best over the fine grid’s best', () => {
@@ -55,5 +61,20 @@ describe('B4 at tiny size', () => {
     expect(claims).toContain('logistic: schedule-free R(8)');
     expect(claims.some((c) => c.includes('inverse-sqrt'))).toBe(false);
     expect(ROBUSTNESS_METHODS).toContain('polynomial-2');
+  });
+});
+
+describe('slopeChangeChecks', () => {
+  it('compares the schedules’ slopes across horizons', () => {
+    const make = (steps: number, slope: number) =>
+      ({
+        config: { steps },
+        problems: { logistic: { methods: { fixed: { slope }, polyak: { slope: 2 * slope } } } },
+      }) as unknown as Parameters<typeof slopeChangeChecks>[0];
+    const checks = slopeChangeChecks(make(16000, 1.1), make(4000, 1));
+    expect(checks).toHaveLength(1);
+    expect(checks[0].claim).toBe('logistic: fixed slope change, T = 4000 → 16000');
+    expect(checks[0].value).toBeCloseTo(0.1, 12);
+    expect(checks[0].pass).toBe(true);
   });
 });

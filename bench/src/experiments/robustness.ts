@@ -261,6 +261,30 @@ export function robustnessChecks(result: RobustnessResult['problems']): Check[] 
   return checks;
 }
 
+/**
+ * The spec's horizon check: rerun at another T, the slopes of the schedules (not of the averaging
+ * methods, whose tuned lr sits near a stability edge) should move by at most 0.15.
+ */
+export function slopeChangeChecks(current: RobustnessResult, baseline: RobustnessResult): Check[] {
+  const checks: Check[] = [];
+  const tags = `T = ${baseline.config.steps} → ${current.config.steps}`;
+  for (const [problem, p] of Object.entries(current.problems)) {
+    for (const name of ['fixed', 'inverse-sqrt', 'linear', 'cosine', 'polynomial-2'] as const) {
+      const now = p?.methods[name]?.slope;
+      const before = baseline.problems[problem as StreamingProblemName]?.methods[name]?.slope;
+      if (now === undefined || before === undefined) continue;
+      const change = Math.abs(now - before);
+      checks.push({
+        claim: `${problem}: ${name} slope change, ${tags}`,
+        value: change,
+        threshold: '≤ 0.15',
+        pass: change <= 0.15,
+      });
+    }
+  }
+  return checks;
+}
+
 /** Runs B4. */
 export function runRobustness(
   partial: Partial<RobustnessOptions> = {},
