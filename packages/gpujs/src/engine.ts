@@ -21,6 +21,11 @@ export class GpuEngine<O extends object> extends ScheduleFreeOptimizer<GpuTensor
     );
   }
 
+  /** Throws `DISPOSED`, naming `method`, after `dispose()`. */
+  assertUsable(method: string): void {
+    this.ensureUsable(method);
+  }
+
   /** The same checks `step` makes before looking at the gradients. */
   assertCanStep(): void {
     this.ensureUsable('step');

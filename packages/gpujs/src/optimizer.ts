@@ -170,7 +170,7 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   /** The stored parameters (y in train mode, x in eval mode) read back to the host. */
   readParams(): Promise<Record<string, Float32Array>> {
     return this.exclusive(async () => {
-      this.engine.groupState(); // throws after dispose
+      this.engine.assertUsable('readParams');
       await this.runtime.queue.flush();
       const out: Record<string, Float32Array> = {};
       for (const [name, t] of this.byName) out[name] = await this.runtime.fetch(t);
@@ -198,7 +198,7 @@ export abstract class GpuJsOptimizerBase<O extends object> {
   /** The full optimizer state as plain JSON (read back from the GPU). */
   stateDict(): Promise<StateDict> {
     return this.exclusive(async () => {
-      this.engine.groupState(); // throws after dispose
+      this.engine.assertUsable('stateDict');
       const tensors = this.engine.stateTensors();
       try {
         for (const t of tensors) t.hostCopy = await this.runtime.fetch(t);

@@ -86,7 +86,7 @@ export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizer
   /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
   step(grads: GpuJsGrads): Promise<boolean> {
     return this.exclusive(async () => {
-      this.engine.groupState(); // throws after dispose
+      this.engine.assertUsable('step');
       const tensors = this.gradientTensors(grads);
       if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
       const stepped = this.engine.stepPlain(tensors);
