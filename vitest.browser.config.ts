@@ -21,6 +21,16 @@ const chromiumArgs = [
 
 export default defineConfig({
   resolve: { alias: workspaceAlias },
+  // Pre-bundle the backends the browser tests load, so Vite does not reload the page mid-run.
+  optimizeDeps: {
+    include: [
+      'onnxruntime-web',
+      'onnxruntime-web/webgpu',
+      '@tensorflow/tfjs',
+      '@tensorflow/tfjs-backend-webgpu',
+      'gpu.js',
+    ],
+  },
   test: {
     // Browser tests of every package, plus the core's conformance suite run inside the browser.
     include: ['packages/*/src/**/*.browser.test.ts', 'packages/conformance/src/core.conformance.test.ts'],

@@ -17,6 +17,7 @@ export {
 } from './algorithms/programs.js';
 export * from './backend.js';
 export * from './errors.js';
+export * from './inputs.js';
 export { compileToJs, type FusedKernel, generateLoopSource } from './ir/compile-js.js';
 export * from './ir/graph.js';
 export { interpret } from './ir/interpret.js';
@@ -30,5 +31,5 @@ export * from './state-dict.js';
 export * from './tensor-ops.js';
 export { graphOf, type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
 export * from './typed-array/classes.js';
-export { isTypedArray, type TypedArray, TypedArrayOps } from './typed-array/ops.js';
+export { allFinite, isTypedArray, type TypedArray, TypedArrayOps } from './typed-array/ops.js';
 export { wasmSimdSupported } from './wasm/runtime.js';

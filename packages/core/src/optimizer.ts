@@ -1,6 +1,7 @@
 import type { Algorithm, Counters, ProgramRun, SlotSpec } from './algorithm.js';
 import type { Backend } from './backend.js';
 import { check } from './errors.js';
+import { checkGradRecord, normalizeGroups, type ParamsInput } from './inputs.js';
 import { type ElementwiseProgram, runEager } from './program.js';
 import { cloneOptions, type Mode, planStateLoad, STATE_FORMAT, type StateDict } from './state-dict.js';
 import type { TensorOps } from './tensor-ops.js';
@@ -13,11 +14,6 @@ export interface EngineOptions {
    */
   nonFiniteGrads?: 'throw' | 'skip';
 }
-
-/** Parameters: a record name → tensor, or groups each with their own option overrides. */
-export type ParamsInput<T, O> =
-  | Readonly<Record<string, T>>
-  | ReadonlyArray<{ params: Readonly<Record<string, T>> } & Partial<O>>;
 
 /** A parameter group as exposed to users: its options (mutable between steps) and parameter names. */
 export type ParamGroup<O> = O & { readonly params: readonly string[] };
@@ -276,54 +272,21 @@ export abstract class OptimizerEngine<T, O extends object> {
    * Returns false when the step must be skipped (non-finite with `nonFiniteGrads: 'skip'`).
    */
   protected checkGrads(grads: Readonly<Record<string, T>>, method: string): boolean {
-    const where = `${this.algorithm.name}.${method}`;
-    check(
-      grads !== null && typeof grads === 'object',
-      'MISSING_GRAD',
-      () =>
-        `${where}: expected a record of gradients keyed by parameter name, got ${grads === null ? 'null' : typeof grads}.`,
+    const accepts = this.backend.accepts;
+    return checkGradRecord(
+      `${this.algorithm.name}.${method}`,
+      this.byName,
+      grads,
+      {
+        problem: (name, grad) =>
+          accepts && !accepts(grad)
+            ? `it is not a tensor this backend (${this.ops.name}) accepts`
+            : (this.backend.checkGradient?.(this.byName.get(name)!.slots.param, grad) ?? null),
+        size: (grad) => this.ops.size(grad),
+        finite: (_name, grad) => this.ops.allFinite(grad),
+      },
+      this.nonFiniteGrads,
     );
-    for (const name of Object.keys(grads)) {
-      check(
-        this.byName.has(name),
-        'UNKNOWN_PARAM',
-        () =>
-          `${where}: gradient "${name}" does not match any parameter. Parameters are: ${[...this.byName.keys()].join(', ')}.`,
-      );
-    }
-    let finite = true;
-    for (const e of this.entries) {
-      const grad = grads[e.name];
-      check(
-        grad != null,
-        'MISSING_GRAD',
-        () =>
-          `${where}: no gradient for parameter "${e.name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
-      );
-      check(
-        this.backend.accepts ? this.backend.accepts(grad) : true,
-        'DTYPE_MISMATCH',
-        () => `${where}: gradient "${e.name}" is not a tensor this backend (${this.ops.name}) accepts.`,
-      );
-      const size = this.ops.size(grad);
-      check(
-        size === e.size,
-        'SHAPE_MISMATCH',
-        () => `${where}: gradient "${e.name}" has ${size} elements but the parameter has ${e.size}.`,
-      );
-      const problem = this.backend.checkGradient?.(e.slots.param, grad);
-      check(problem == null, 'DTYPE_MISMATCH', () => `${where}: gradient "${e.name}": ${problem}.`);
-      if (finite && !this.ops.allFinite(grad)) {
-        check(
-          this.nonFiniteGrads === 'skip',
-          'NON_FINITE_GRAD',
-          () =>
-            `${where}: gradient "${e.name}" contains NaN or Infinity; nothing was changed. Fix the loss or clip the gradients, or pass { nonFiniteGrads: 'skip' } to skip such steps.`,
-        );
-        finite = false;
-      }
-    }
-    return finite;
   }
 
   /** Creates a group's state buffers (z as a copy of the parameter, moments as zeros). */
@@ -552,36 +515,4 @@ function unpackClosureResult<T>(result: ClosureResult<T>): {
     }
   }
   return { grads: result as Readonly<Record<string, T>> };
-}
-
-function normalizeGroups<T, O>(
-  where: string,
-  params: ParamsInput<T, O>,
-): Array<{ params: Readonly<Record<string, T>>; overrides: Partial<O> }> {
-  check(
-    params != null && typeof params === 'object',
-    'INVALID_PARAMS',
-    () => `${where}: params must be a record name → tensor or an array of groups { params, ...options }.`,
-  );
-  const groups = Array.isArray(params)
-    ? (params as ReadonlyArray<{ params: Readonly<Record<string, T>> } & Partial<O>>).map((g, gi) => {
-        check(
-          g && typeof g === 'object' && g.params && typeof g.params === 'object',
-          'INVALID_PARAMS',
-          () =>
-            `${where}: param group ${gi} must be an object { params: { name: tensor, ... }, ...options }.`,
-        );
-        const { params: p, ...overrides } = g;
-        return { params: p, overrides: overrides as Partial<O> };
-      })
-    : [{ params: params as Readonly<Record<string, T>>, overrides: {} as Partial<O> }];
-  check(groups.length > 0, 'INVALID_PARAMS', () => `${where}: no parameter groups were given.`);
-  for (const [gi, g] of groups.entries()) {
-    check(
-      Object.keys(g.params).length > 0,
-      'INVALID_PARAMS',
-      () => `${where}: param group ${gi} has no parameters.`,
-    );
-  }
-  return groups;
 }

@@ -1,10 +1,15 @@
 import {
   type Algorithm,
   check,
+  cloneOptions,
   graphOf,
   type Mode,
+  nonFiniteMessage,
+  normalizeGroups,
   type ParamGroup,
   type ProgramRun,
+  planStateLoad,
+  STATE_FORMAT,
   type StateDict,
 } from '@schedulefree/core';
 import type { InferenceSession } from 'onnxruntime-common';
@@ -14,8 +19,6 @@ import { FlatGroup, type ParamInfo, type PendingRun } from './group.js';
 import {
   checkGrads,
   checkParam,
-  nonFiniteMessage,
-  normalizeGroups,
   type OnnxOptimizerOptions,
   type OnnxParams,
   parseOptions,
@@ -35,7 +38,6 @@ import {
   type TensorInput,
 } from './runtime.js';
 import { splitModel } from './split.js';
-import { cloneOptions, planStateLoad, STATE_FORMAT } from './state-dict.js';
 
 export type { OnnxEngineOptions, OnnxOptimizerOptions, OnnxParams, StateLocation } from './inputs.js';
 
@@ -80,7 +82,7 @@ export abstract class OnnxOptimizerEngine<O extends object> {
     this.sessionOptions = parsed.sessionOptions;
     this.programs = new ProgramCache(this.ort, this.sessionOptions, this.location, where);
 
-    const groups = normalizeGroups<O>(where, params);
+    const groups = normalizeGroups<TensorInput, O>(where, params);
     this.initialParams = groups.map((g) => g.params);
     this.groups = [];
     this.paramGroups = groups.map(({ params: tensors, overrides }, gi) => {

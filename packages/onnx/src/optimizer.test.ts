@@ -156,7 +156,7 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await expectCode(
       opt.step({ ...g, b: onGpu as never }),
       'DTYPE_MISMATCH',
-      /"b" is a 'gpu-buffer' tensor.*webgpu/,
+      /"b": it is a 'gpu-buffer' tensor.*webgpu/,
     );
     const nan = g.w.slice();
     nan[3] = Number.NaN;

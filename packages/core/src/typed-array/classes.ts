@@ -18,12 +18,8 @@ import {
 } from '../algorithms/definitions.js';
 import type { Backend } from '../backend.js';
 import { check } from '../errors.js';
-import {
-  type EngineOptions,
-  type ParamsInput,
-  ScheduleFreeClosureOptimizer,
-  ScheduleFreeOptimizer,
-} from '../optimizer.js';
+import type { ParamsInput } from '../inputs.js';
+import { type EngineOptions, ScheduleFreeClosureOptimizer, ScheduleFreeOptimizer } from '../optimizer.js';
 import { type TypedArrayExecution, typedArrayBackend } from './backend.js';
 import type { TypedArray } from './ops.js';
 

@@ -46,25 +46,31 @@ export class TypedArrayOps implements TensorOps<TypedArray, number> {
   read = (a: TypedArray) => a.slice();
   write = (dst: TypedArray, values: ArrayLike<number>) => dst.set(values);
   allFinite(a: TypedArray): boolean {
-    // x·0 is 0 for finite x and NaN for NaN or ±Infinity, so a sum tells. Four independent sums
-    // keep the adds from waiting on each other (this check runs on every step).
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    const n = a.length;
-    const whole = n - (n % 4);
-    let i = 0;
-    for (; i < whole; i += 4) {
-      a0 += a[i] * 0;
-      a1 += a[i + 1] * 0;
-      a2 += a[i + 2] * 0;
-      a3 += a[i + 3] * 0;
-    }
-    for (; i < n; i++) a0 += a[i] * 0;
-    return a0 + a1 + a2 + a3 === 0;
+    return allFinite(a);
   }
   dispose(): void {}
+}
+
+/**
+ * True when every element is finite. x·0 is 0 for finite x and NaN for NaN or ±Infinity, so a sum
+ * tells; four independent sums keep the adds from waiting on each other (this runs every step).
+ */
+export function allFinite(a: ArrayLike<number>): boolean {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  const n = a.length;
+  const whole = n - (n % 4);
+  let i = 0;
+  for (; i < whole; i += 4) {
+    a0 += a[i] * 0;
+    a1 += a[i + 1] * 0;
+    a2 += a[i + 2] * 0;
+    a3 += a[i + 3] * 0;
+  }
+  for (; i < n; i++) a0 += a[i] * 0;
+  return a0 + a1 + a2 + a3 === 0;
 }
 
 /** True for the array types the core backend accepts. */
