@@ -5,8 +5,8 @@ import type { TensorOps } from './tensor-ops.js';
  * What an optimizer needs from a tensor backend: the {@link TensorOps} for storage (and for eager
  * execution), plus optionally a faster way to run a program (a fused loop, an ONNX session, a GPU
  * kernel). `run` must leave each output's new value in `slots[name]`, either by writing the existing
- * tensor in place or by replacing the entry (the engine then owns the new tensor and disposes the old
- * one only if `replacesSlots` is true).
+ * tensor in place or by replacing the entry with a new tensor; the engine adopts the new tensor and
+ * disposes the replaced one (except the user's parameter, which it never disposes).
  */
 export interface Backend<T> {
   readonly ops: TensorOps<T, number>;
