@@ -32,7 +32,8 @@ export function tfjsBackend(ops: TfjsOps, kernels: KernelMode): Backend<tf.Tenso
       if (grad.isDisposed) return 'it has been disposed';
       if (grad.dtype !== 'float32') return `it has dtype ${grad.dtype}; pass a float32 gradient`;
       if (!sameShape(grad.shape, param.shape)) {
-        return `it has shape [${grad.shape}] but the variable has shape [${param.shape}]`;
+        const count = (n: number) => `${n} element${n === 1 ? '' : 's'}`;
+        return `it has shape [${grad.shape}] (${count(grad.size)}) but the variable has shape [${param.shape}] (${count(param.size)})`;
       }
       return null;
     },

@@ -1,7 +1,9 @@
 /**
  * Conformance backends of @schedulefree/tfjs (`tfjs-cpu`, `tfjs-wasm`) for the replay CLI and the
  * conformance suite: float32 variables; recorded gradients go through `applyGradients` in train
- * mode, and the closure classes run as `minimize` in eval mode (the closure form of this package).
+ * mode, and the closure classes run as `minimize` in eval mode (the closure form of this package),
+ * or through their checked asynchronous forms (`applyGradientsAsync`, `minimizeAsync`) on backends
+ * without synchronous reads (webgpu). Values are always read back asynchronously.
  * @packageDocumentation
  */
 import type { CaseSpec, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
@@ -20,6 +22,7 @@ import {
   ScheduleFreeWrapper,
   SGDScheduleFreeReference,
 } from './index.js';
+import { syncReadAvailable } from './ops.js';
 
 type Nested = number | Nested[];
 
@@ -50,6 +53,12 @@ export interface TfjsReplayOptions {
   name?: string;
   /** Kernel mode of the optimizers (default `'fused'`). */
   kernels?: KernelMode;
+  /**
+   * How steps are taken: `'sync'` (`applyGradients`, `minimize`) or `'async'` (`applyGradientsAsync`,
+   * `minimizeAsync`, which check gradients without a synchronous read). Default: `'async'` on
+   * backends without a reliable synchronous read (webgpu), else `'sync'`.
+   */
+  steps?: 'sync' | 'async';
 }
 
 /** Builds the optimizer of a case (with its parameter groups), or throws why it cannot. */
@@ -81,6 +90,7 @@ function buildOptimizer(
  */
 export function tfjsReplayBackend(backendName: string, options: TfjsReplayOptions = {}): ReplayBackend {
   const kernels = options.kernels ?? 'fused';
+  const steps = options.steps ?? (syncReadAvailable(backendName) ? 'sync' : 'async');
   const use = async () => {
     if (tf.getBackend() !== backendName) {
       if (!(await tf.setBackend(backendName)))
@@ -118,8 +128,10 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
             variables[name] && values.length === variables[name].size ? shapes[name] : [values.length],
           ),
         }));
-      const read = (record: Record<string, tf.Tensor>, key: (name: string) => string) =>
-        Object.fromEntries(names.map((n) => [n, Float64Array.from(record[key(n)].dataSync())]));
+      const read = async (record: Record<string, tf.Tensor>, key: (name: string) => string) => {
+        const values = await Promise.all(names.map((n) => record[key(n)].data()));
+        return Object.fromEntries(names.map((n, i) => [n, Float64Array.from(values[i])]));
+      };
       return {
         async train() {
           await use();
@@ -134,31 +146,30 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
           const named = tensors(grads);
           try {
             if (!closure) {
-              optimizer.applyGradients(named);
+              if (steps === 'async') await optimizer.applyGradientsAsync(named);
+              else optimizer.applyGradients(named);
               return;
             }
             const unknown = named.find((g) => !(g.name in tf.engine().registeredVariables));
             if (unknown) throw new Error(`gradient "${unknown.name}" does not match any parameter`);
             // sum(g · w) has gradient g with respect to w: the recorded gradient, taken at y.
             const varList = named.map((g) => tf.engine().registeredVariables[g.name]);
-            optimizer.minimize(
-              () => tf.addN(named.map((g, i) => tf.sum(tf.mul(g.tensor, varList[i])))) as tf.Scalar,
-              false,
-              varList,
-            );
+            const f = () => tf.addN(named.map((g, i) => tf.sum(tf.mul(g.tensor, varList[i])))) as tf.Scalar;
+            if (steps === 'async') await optimizer.minimizeAsync(f, false, varList);
+            else optimizer.minimize(f, false, varList);
           } finally {
             tf.dispose(named.map((g) => g.tensor));
           }
         },
         async params() {
           await use();
-          return read(variables, (n) => n);
+          return await read(variables, (n) => n);
         },
         async evalParams() {
           await use();
           const x = optimizer.evalParams();
           try {
-            return read(x, (n) => variables[n].name);
+            return await read(x, (n) => variables[n].name);
           } finally {
             tf.dispose(Object.values(x));
           }

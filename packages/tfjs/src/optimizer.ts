@@ -9,7 +9,7 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { tfjsBackend } from './backend.js';
 import { TfjsEngine } from './engine.js';
-import { TfjsOps } from './ops.js';
+import { syncReadAvailable, TfjsOps } from './ops.js';
 import { type ParsedOptions, parseOptions, type TfjsOptimizerOptions } from './options.js';
 import {
   checkStateTensors,
@@ -30,6 +30,25 @@ import {
   type ModelLike,
   variablesOf,
 } from './variables.js';
+
+let warnedUnchecked = false;
+
+/** Warns once per page/process that synchronous steps on a backend without sync reads go unchecked. */
+function warnUnchecked(backend: string): void {
+  if (warnedUnchecked) return;
+  warnedUnchecked = true;
+  console.warn(
+    `@schedulefree/tfjs: on the ${backend} backend, minimize() and applyGradients() (hence model.fit) do not check gradients for NaN/Infinity: ${backend} has no reliable synchronous GPU→CPU read, so a synchronous step cannot see a check's result before it returns. A non-finite gradient will corrupt the optimizer state. Use await optimizer.minimizeAsync(f) or applyGradientsAsync(grads) for checked steps, or pass { checkFinite: false } to silence this warning.`,
+  );
+}
+
+/** Lets the next unchecked synchronous step warn again (for tests). */
+export function resetUncheckedWarning(): void {
+  warnedUnchecked = false;
+}
+
+const isCheckable = (t: unknown): t is tf.Tensor =>
+  t instanceof tf.Tensor && !t.isDisposed && t.dtype === 'float32';
 
 /** State restored by `setWeights` before the optimizer knows its variables (e.g. `tf.loadLayersModel`). */
 interface PendingState {
@@ -68,6 +87,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   /** Tensors handed out by the last getWeights(): the header, then snapshots of the state. */
   private saved: tf.Tensor[] = [];
   private disposedFlag = false;
+  /** The asynchronous step waiting for its gradient check, if any (no other call may run meanwhile). */
+  private inFlight: string | null = null;
 
   constructor(algorithm: Algorithm<O>, options?: TfjsOptimizerOptions<O>) {
     super();
@@ -230,7 +251,58 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       () =>
         `${this.algorithm.name}.stateDict(): the optimizer does not know its variables yet. Take a step first, or call optimizer.attach(model).`,
     );
+    check(
+      syncReadAvailable(),
+      'UNSUPPORTED',
+      () =>
+        `${this.algorithm.name}.stateDict(): the ${tf.getBackend()} backend has no reliable synchronous GPU→CPU read. Use await optimizer.stateDictAsync().`,
+    );
     return this.engine.stateDict();
+  }
+
+  /**
+   * {@link stateDict} without any synchronous read (needed on webgpu, fine everywhere): the state
+   * as it is when this is called, read back asynchronously.
+   */
+  async stateDictAsync(): Promise<StateDict> {
+    this.ensureUsable('stateDictAsync');
+    const engine = this.engine;
+    check(
+      engine !== null,
+      'INVALID_PARAMS',
+      () =>
+        `${this.algorithm.name}.stateDictAsync(): the optimizer does not know its variables yet. Take a step first, or call optimizer.attach(model).`,
+    );
+    // Everything is captured now: the counters by the state dict, the tensors as snapshots (clones
+    // share storage and keep today's values), which are read back afterwards.
+    const captured = new Map<tf.Tensor, tf.Tensor>();
+    let dict: StateDict;
+    try {
+      dict = this.ops.readingWith(
+        (t) => {
+          captured.set(t, tf.keep(tf.clone(t)));
+          return new Float32Array(0);
+        },
+        () => engine.stateDict(),
+      );
+      const reads: Array<Promise<void>> = [];
+      for (const p of engine.snapshot().params) {
+        for (const [slot, t] of Object.entries(p.slots)) {
+          const copy = captured.get(t);
+          const target = dict.state[p.name];
+          if (!copy || !target) continue;
+          reads.push(
+            copy.data().then((values) => {
+              target[slot] = Array.from(values as Float32Array);
+            }),
+          );
+        }
+      }
+      await Promise.all(reads);
+    } finally {
+      tf.dispose([...captured.values()]);
+    }
+    return dict;
   }
 
   /**
@@ -253,41 +325,87 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    * Minimizes `f()` by one step. In eval mode (the default) this is the closure form: the variables
    * move to y, gradients are taken there, the update runs and the variables are left at x. In train
    * mode the gradients are taken at the variables (y). Returns the cost if `returnCost`.
+   *
+   * On webgpu the gradients are not checked for NaN/Infinity (see `checkFinite`); use
+   * {@link minimizeAsync} for a checked step there.
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     this.ensureUsable('minimize');
+    return this.ops.withVerdicts(null, () => {
+      const engine = this.prepareMinimize(f, varList);
+      const value =
+        !engine || engine.mode === 'train'
+          ? this.stepAtVariables(this.computeGradients(f, varList), varList, 'minimize')
+          : this.minimizeAtY(engine, f, varList);
+      return costOf(value, returnCost);
+    });
+  }
+
+  /**
+   * {@link minimize} with the gradients checked for NaN/Infinity without any synchronous read, before
+   * anything changes: one asynchronous GPU→CPU read of one flag per variable. The checked step for
+   * webgpu, where `minimize` cannot check; elsewhere it behaves exactly as `minimize`. While the
+   * promise is pending, the variables may hold y (in eval mode) and any other call on this optimizer
+   * throws: await it before the next one. With `checkFinite: false` it is `minimize`.
+   */
+  async minimizeAsync(
+    f: () => tf.Scalar,
+    returnCost = false,
+    varList?: tf.Variable[],
+  ): Promise<tf.Scalar | null> {
+    this.ensureUsable('minimizeAsync');
+    if (this.parsed.engine.checkFinite === false) return this.minimize(f, returnCost, varList);
+    const engine = this.prepareMinimize(f, varList);
+    if (engine && engine.mode === 'eval')
+      return costOf(await this.minimizeAtYAsync(engine, f, varList), returnCost);
+    const { value, grads } = this.computeGradients(f, varList);
+    let verdicts: Map<tf.Tensor, boolean>;
+    try {
+      verdicts = await this.waitFor('minimizeAsync', this.ops.checkFiniteAsync(Object.values(grads)));
+    } catch (error) {
+      tf.dispose([value, grads]);
+      throw error;
+    }
+    return this.ops.withVerdicts(verdicts, () =>
+      costOf(this.stepAtVariables({ value, grads }, varList, 'minimizeAsync'), returnCost),
+    );
+  }
+
+  /** Learns the variables of a loaded optimizer before `f` runs (they may need moving first). */
+  private prepareMinimize(f: () => tf.Scalar, varList?: tf.Variable[]): TfjsEngine<O> | null {
     if (!this.engine && this.pending) {
-      // The loaded variables may need moving before f runs, so learn them first.
       this.bind(varList ? varList.filter((v) => v.trainable) : this.discoverVariables(f));
     }
-    const engine = this.engine;
-    let value: tf.Scalar;
-    if (!engine || engine.mode === 'train') {
-      let grads: tf.NamedTensorMap;
-      ({ value, grads } = this.computeGradients(f, varList));
-      try {
-        const named = cleanGradients(grads, this.algorithm.name, 'minimize');
-        const target =
-          this.engine ?? this.bind(orderedVariables(named, varList, this.algorithm.name, 'minimize'));
-        this.precheck(named);
-        if (target.mode === 'train') target.stepAtY(named, 'minimize');
-        else {
-          target.prepareEvalStep('minimize');
-          target.stepFromYToX(named, 'minimize');
-        }
-        this.afterStep();
-      } catch (error) {
-        value.dispose();
-        throw error;
-      } finally {
-        tf.dispose(grads);
+    return this.engine;
+  }
+
+  /**
+   * A step with gradients taken at the variables (train mode, or the first step of all). Owns
+   * `value` and `grads`: disposes the gradients, and the value on error.
+   */
+  private stepAtVariables(
+    { value, grads }: { value: tf.Scalar; grads: tf.NamedTensorMap },
+    varList: tf.Variable[] | undefined,
+    method: string,
+  ): tf.Scalar {
+    try {
+      const named = cleanGradients(grads, this.algorithm.name, 'minimize');
+      const target =
+        this.engine ?? this.bind(orderedVariables(named, varList, this.algorithm.name, 'minimize'));
+      this.precheck(named, method);
+      if (target.mode === 'train') target.stepAtY(named, 'minimize');
+      else {
+        target.prepareEvalStep('minimize');
+        target.stepFromYToX(named, 'minimize');
       }
-    } else {
-      value = this.minimizeAtY(engine, f, varList);
+      this.afterStep();
+      return value;
+    } catch (error) {
+      value.dispose();
+      throw error;
+    } finally {
+      tf.dispose(grads);
     }
-    if (returnCost) return value;
-    value.dispose();
-    return null;
   }
 
   /** The eval-mode step: variables to y, gradients, update and move to x; restored exactly on any error. */
@@ -302,7 +420,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       engine.moveToY();
       ({ value, grads } = this.computeGradients(f, varList));
       const named = cleanGradients(grads, this.algorithm.name, 'minimize');
-      this.precheck(named);
+      this.precheck(named, 'minimize');
       if (!engine.stepFromYToX(named, 'minimize')) restore();
       this.afterStep();
       return value;
@@ -316,12 +434,82 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     }
   }
 
+  /** {@link minimizeAtY} with the asynchronous check between the gradients and the update. */
+  private async minimizeAtYAsync(
+    engine: TfjsEngine<O>,
+    f: () => tf.Scalar,
+    varList?: tf.Variable[],
+  ): Promise<tf.Scalar> {
+    engine.prepareEvalStep('minimizeAsync');
+    const backups = this.bound.map((v) => tf.keep(tf.clone(v)));
+    const restore = () => this.bound.forEach((v, i) => v.assign(backups[i]));
+    let value: tf.Scalar | undefined;
+    let grads: tf.NamedTensorMap | undefined;
+    try {
+      engine.moveToY();
+      ({ value, grads } = this.computeGradients(f, varList));
+      const named = cleanGradients(grads, this.algorithm.name, 'minimize');
+      const verdicts = await this.waitFor('minimizeAsync', this.ops.checkFiniteAsync(Object.values(named)));
+      this.ops.withVerdicts(verdicts, () => {
+        this.precheck(named, 'minimizeAsync');
+        if (!engine.stepFromYToX(named, 'minimize')) restore();
+      });
+      this.afterStep();
+      return value;
+    } catch (error) {
+      restore();
+      value?.dispose();
+      throw error;
+    } finally {
+      if (grads) tf.dispose(grads);
+      tf.dispose(backups);
+    }
+  }
+
+  /**
+   * Awaits an asynchronous check; meanwhile every other call on this optimizer throws. Throws
+   * `DISPOSED` if the optimizer was disposed while waiting.
+   */
+  private async waitFor<T>(method: string, promise: Promise<T>): Promise<T> {
+    this.inFlight = method;
+    let result: T;
+    try {
+      result = await promise;
+    } finally {
+      this.inFlight = null;
+    }
+    this.ensureUsable(method);
+    return result;
+  }
+
   /**
    * Applies gradients taken at the variables (train mode only): `{ [variable.name]: gradient }` or
    * `[{ name, tensor }]`. In eval mode it throws, saying to call `train()` or use `minimize`.
    */
   override applyGradients(variableGradients: GradientsInput): void {
     this.ensureUsable('applyGradients');
+    this.ops.withVerdicts(null, () => this.applyGradientsNow(variableGradients));
+  }
+
+  /**
+   * {@link applyGradients} with the gradients checked for NaN/Infinity without any synchronous read,
+   * before anything changes: one asynchronous GPU→CPU read of one flag per variable. The checked
+   * step for webgpu, where `applyGradients` cannot check; elsewhere it behaves exactly as
+   * `applyGradients`. Any other call on this optimizer throws until the promise settles. With
+   * `checkFinite: false` it is `applyGradients`.
+   */
+  async applyGradientsAsync(variableGradients: GradientsInput): Promise<void> {
+    this.ensureUsable('applyGradientsAsync');
+    if (this.parsed.engine.checkFinite === false) return this.applyGradients(variableGradients);
+    const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
+    const verdicts = await this.waitFor(
+      'applyGradientsAsync',
+      this.ops.checkFiniteAsync(Object.values(named)),
+    );
+    this.ops.withVerdicts(verdicts, () => this.applyGradients(variableGradients));
+  }
+
+  private applyGradientsNow(variableGradients: GradientsInput): void {
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
     if (!this.engine) {
       check(
@@ -333,7 +521,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       this.bind(lookupVariables(Object.keys(named), this.algorithm.name));
     }
     const engine = this.engine!;
-    if (engine.mode === 'train') this.precheck(named);
+    if (engine.mode === 'train') this.precheck(named, 'applyGradients');
     engine.stepAtY(named, 'applyGradients');
     this.afterStep();
   }
@@ -341,7 +529,10 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   /** Serializable hyperparameters and engine options (not the parameter groups: those are saved with the weights). */
   override getConfig(): tf.serialization.ConfigDict {
     const { config, engine } = this.parsed;
-    return structuredClone({ ...config, ...engine }) as tf.serialization.ConfigDict;
+    const { checkFinite, ...always } = engine;
+    // checkFinite is saved only when given: unset means "wherever a synchronous check is possible".
+    const options = checkFinite === undefined ? always : engine;
+    return structuredClone({ ...config, ...options }) as tf.serialization.ConfigDict;
   }
 
   /**
@@ -444,14 +635,44 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       'DISPOSED',
       () => `${this.getClassName()}.${method}() was called after dispose(). Create a new optimizer instead.`,
     );
+    check(
+      this.inFlight === null,
+      'UNSUPPORTED',
+      () =>
+        `${this.getClassName()}.${method}() was called while ${this.inFlight}() is waiting for its gradient check. Await it first.`,
+    );
   }
 
-  /** Marks gradients finite with one check for all of them (or none, with `checkFinite: false`). */
-  private precheck(grads: Readonly<Record<string, tf.Tensor>>): void {
-    const tensors = Object.values(grads);
-    if (!tensors.every((t) => t instanceof tf.Tensor && !t.isDisposed && t.dtype === 'float32')) return;
-    if (this.parsed.engine.checkFinite) this.ops.allFiniteTogether(tensors);
-    else this.ops.assumeFinite(tensors);
+  /**
+   * Decides the finiteness of the gradients of a step before the engine checks them: one check for
+   * all of them where a synchronous read is possible; none with `checkFinite: false`; on webgpu none
+   * either (with a one-time warning), or an `UNSUPPORTED` error with an explicit `checkFinite: true`.
+   * Gradients already checked (the asynchronous steps) are left as they are.
+   */
+  private precheck(grads: Readonly<Record<string, tf.Tensor>>, method: string): void {
+    const all = Object.values(grads);
+    const valid = all.filter(isCheckable);
+    const unknown = valid.filter((t) => this.ops.verdict(t) === undefined);
+    if (unknown.length === 0) return;
+    const { checkFinite } = this.parsed.engine;
+    if (checkFinite === false) {
+      this.ops.assumeFinite(unknown);
+      return;
+    }
+    if (syncReadAvailable()) {
+      // One check for all; with an invalid gradient the engine's own checks report it instead.
+      if (valid.length === all.length) this.ops.allFiniteTogether(unknown);
+      return;
+    }
+    const backend = tf.getBackend();
+    check(
+      checkFinite !== true,
+      'UNSUPPORTED',
+      () =>
+        `${this.getClassName()}.${method}(): checkFinite: true cannot be honoured by a synchronous step on the ${backend} backend, which has no reliable synchronous GPU→CPU read; nothing was changed. Use await optimizer.${method.replace(/Async$/, '')}Async(...), which checks the gradients before anything changes, or pass { checkFinite: false }.`,
+    );
+    warnUnchecked(backend);
+    this.ops.assumeFinite(unknown);
   }
 
   private afterStep(): void {
@@ -535,6 +756,13 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       Object.assign(this.parsed.config, pending.header.groups[0].options);
     return { engine, ordered: plan.ordered };
   }
+}
+
+/** What `minimize` returns: the cost, or null (disposing it). */
+function costOf(value: tf.Scalar, returnCost: boolean): tf.Scalar | null {
+  if (returnCost) return value;
+  value.dispose();
+  return null;
 }
 
 /** The variables of a step, in `varList` order when given, else in the order of the gradients. */

@@ -10,9 +10,15 @@ export interface TfjsEngineOptions {
    */
   nonFiniteGrads?: 'throw' | 'skip';
   /**
-   * Check every gradient for NaN/Infinity (default true). On cpu and wasm the check is one pass over
-   * host memory; on webgl/webgpu it is one reduction and one GPU→CPU read per step for all variables.
-   * With false, a non-finite gradient silently corrupts the state.
+   * Check every gradient for NaN/Infinity before anything changes. On cpu and wasm the check is one
+   * pass over host memory; on webgl it is one reduction and one GPU→CPU read per step for all
+   * variables. With false, a non-finite gradient silently corrupts the state.
+   *
+   * Unset (the default) means: check wherever a step can read a result synchronously, i.e. on every
+   * backend but webgpu. The webgpu backend has no reliable synchronous GPU→CPU read, so there the
+   * synchronous `minimize`/`applyGradients` (and `fit`) do not check, and warn once; the
+   * asynchronous `minimizeAsync`/`applyGradientsAsync` check exactly. An explicit `true` makes a
+   * synchronous step on webgpu throw `UNSUPPORTED` (nothing changed) instead of going unchecked.
    */
   checkFinite?: boolean;
   /**
@@ -43,7 +49,12 @@ export type TfjsOptimizerOptions<O> = Partial<O> &
 export interface ParsedOptions<O> {
   /** Top-level hyperparameters with defaults filled in. */
   config: O;
-  engine: Required<TfjsEngineOptions>;
+  engine: {
+    nonFiniteGrads: 'throw' | 'skip';
+    /** `undefined`: check where a synchronous check is possible (see {@link TfjsEngineOptions.checkFinite}). */
+    checkFinite: boolean | undefined;
+    kernels: KernelMode;
+  };
   groups: ReadonlyArray<ParamGroupSpec<O>>;
 }
 
@@ -61,7 +72,7 @@ export function parseOptions<O extends object>(
   );
   const {
     nonFiniteGrads = 'throw',
-    checkFinite = true,
+    checkFinite,
     kernels = 'fused',
     paramGroups = [],
     ...rest
@@ -73,7 +84,7 @@ export function parseOptions<O extends object>(
       `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
   );
   check(
-    typeof checkFinite === 'boolean',
+    checkFinite === undefined || typeof checkFinite === 'boolean',
     'INVALID_OPTION',
     () => `${where}: option "checkFinite" must be true or false, got ${JSON.stringify(checkFinite)}.`,
   );

@@ -1,0 +1,103 @@
+import '@tensorflow/tfjs-backend-wasm';
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AdamWScheduleFree, ScheduleFreeError, SGDScheduleFree } from './index.js';
+import { expectCheckedAsyncSteps } from './test-support/async-steps.js';
+import { quadratic, sameBits } from './test-support/problem.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  while (cleanups.length) cleanups.pop()!();
+});
+
+async function rejection(promise: Promise<unknown>): Promise<ScheduleFreeError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ScheduleFreeError);
+    return error as ScheduleFreeError;
+  }
+  throw new Error('expected a rejection');
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`asynchronous steps on ${backend}`, () => {
+    it('check exactly: NaN/Infinity throw or skip with nothing changed; finite steps equal the synchronous ones', async () => {
+      await tf.setBackend(backend);
+      await expectCheckedAsyncSteps();
+    });
+
+    it('report bad gradients like the synchronous steps, as rejections that change nothing', async () => {
+      await tf.setBackend(backend);
+      const q = quadratic(3);
+      cleanups.push(q.dispose);
+      const opt = new AdamWScheduleFree({ lr: 0.1 }).train();
+      cleanups.push(() => opt.dispose());
+      const g = q.grads();
+      cleanups.push(() => tf.dispose(Object.values(g)));
+      await opt.applyGradientsAsync(g);
+      const before = q.read();
+      const extra = tf.zeros([2]);
+      const wrong = tf.zeros([4], 'int32');
+      cleanups.push(() => tf.dispose([extra, wrong]));
+      const bad: Array<[tf.NamedTensorMap, string, RegExp]> = [
+        [{ ...g, nope: extra }, 'UNKNOWN_PARAM', /nope/],
+        [{ [q.w.name]: g[q.w.name] }, 'MISSING_GRAD', new RegExp(q.b.name)],
+        [{ ...g, [q.b.name]: wrong }, 'DTYPE_MISMATCH', /int32/],
+      ];
+      for (const [grads, code, pattern] of bad) {
+        const error = await rejection(opt.applyGradientsAsync(grads));
+        expect(error.code).toBe(code);
+        expect(error.message).toMatch(pattern);
+        expect(sameBits(q.read(), before)).toBe(true);
+      }
+      expect(opt.groupState().k).toBe(1);
+    });
+
+    it('while one waits for its check, any other call throws; dispose while waiting puts x back', async () => {
+      await tf.setBackend(backend);
+      const q = quadratic(4);
+      cleanups.push(q.dispose);
+      const opt = new SGDScheduleFree({ lr: 0.1 });
+      cleanups.push(() => opt.dispose());
+      await opt.minimizeAsync(q.loss);
+      const pending = opt.minimizeAsync(q.loss);
+      expect(() => opt.minimize(q.loss)).toThrow(/minimizeAsync\(\) is waiting/);
+      expect(() => opt.train()).toThrow(ScheduleFreeError);
+      expect(() => opt.evalParams()).toThrow(ScheduleFreeError);
+      await pending;
+      expect(opt.groupState().k).toBe(2);
+      const x = q.read();
+      const interrupted = opt.minimizeAsync(q.loss);
+      opt.dispose();
+      expect((await rejection(interrupted)).code).toBe('DISPOSED');
+      expect(sameBits(q.read(), x)).toBe(true);
+    });
+
+    it('with checkFinite: false they are the synchronous steps (NaN goes through)', async () => {
+      await tf.setBackend(backend);
+      const q = quadratic(5);
+      cleanups.push(q.dispose);
+      const opt = new SGDScheduleFree({ lr: 0.1, checkFinite: false }).train();
+      cleanups.push(() => opt.dispose());
+      const nan = { [q.w.name]: tf.fill([3, 2], Number.NaN), [q.b.name]: tf.zeros([4]) };
+      cleanups.push(() => tf.dispose(Object.values(nan)));
+      await opt.applyGradientsAsync(nan);
+      expect(Number.isNaN(q.read().w[0])).toBe(true);
+    });
+
+    it('stateDictAsync() equals stateDict(), and keeps the state of the moment it was called', async () => {
+      await tf.setBackend(backend);
+      const q = quadratic(6);
+      cleanups.push(q.dispose);
+      const opt = new AdamWScheduleFree({ lr: 0.1, innerMomentum: 0.5 }).train();
+      cleanups.push(() => opt.dispose());
+      for (let i = 0; i < 3; i++) await opt.minimizeAsync(q.loss);
+      const sync = opt.stateDict();
+      const pending = opt.stateDictAsync();
+      opt.minimize(q.loss); // a later step does not leak into the state already asked for
+      expect(await pending).toEqual(sync);
+      expect(await opt.stateDictAsync()).not.toEqual(sync);
+    });
+  });
+}
