@@ -18,7 +18,7 @@ export interface WasmApi {
   Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer };
 }
 
-/** Elements per chunk: the scratch regions of one call (≤ 4 × 64 KiB here) stay in L2. */
+/** Elements per chunk: one call's scratch regions (64 KiB each, at most one per input) stay in L2. */
 export const CHUNK_ELEMENTS = 16384;
 const REGION_BYTES = CHUNK_ELEMENTS * 4;
 const PAGE_BYTES = 65536;
