@@ -16,6 +16,7 @@ for (const backend of [
   typedArrayReplayBackend('core-f32', 'float32', 'fused', factories),
   typedArrayReplayBackend('trace', 'float64', 'trace', factories),
   typedArrayReplayBackend('core-eager-f32', 'float32', 'eager', factories),
+  typedArrayReplayBackend('core-wasm-f32', 'float32', 'wasm', factories),
 ]) {
   defineConformanceSuite(
     backend,

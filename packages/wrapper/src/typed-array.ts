@@ -1,11 +1,12 @@
 import {
+  type Backend,
   check,
   type EngineOptions,
   type ParamsInput,
   ScheduleFreeOptimizer,
   type TypedArray,
   type TypedArrayExecution,
-  typedArrayBackend,
+  typedArrayBackendFor,
 } from '@schedulefree/core';
 import { AdagradAlgorithm, type AdagradOptions } from './base/adagrad.js';
 import { AdamAlgorithm, type AdamOptions, AdamWAlgorithm } from './base/adam.js';
@@ -22,20 +23,9 @@ function backendArgs<O extends { lr: number }>(
   base: BaseAlgorithm<O>,
   params: ParamsInput<TypedArray, O>,
   options: BaseOptions<O> = {},
-): [
-  BaseAlgorithm<O>,
-  ReturnType<typeof typedArrayBackend>,
-  ParamsInput<TypedArray, O>,
-  Partial<O> & EngineOptions,
-] {
-  const { execution = 'fused', ...rest } = options ?? {};
-  check(
-    execution === 'fused' || execution === 'eager' || execution === 'trace',
-    'INVALID_OPTION',
-    () =>
-      `${base.name}: option "execution" must be 'fused', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
-  );
-  return [base, typedArrayBackend(execution), params, rest as Partial<O> & EngineOptions];
+): [BaseAlgorithm<O>, Backend<TypedArray>, ParamsInput<TypedArray, O>, Partial<O> & EngineOptions] {
+  const { execution, ...rest } = options ?? {};
+  return [base, typedArrayBackendFor(base.name, execution), params, rest as Partial<O> & EngineOptions];
 }
 
 /** SGD (PyTorch semantics) over Float32Array / Float64Array parameters. */

@@ -38,14 +38,17 @@ export type TypedArrayOptions<O> = Partial<O> &
     execution?: TypedArrayExecution;
   };
 
-function backendFor(name: string, options: { execution?: TypedArrayExecution }) {
-  // On float32 data the SIMD kernel is several times faster than the JavaScript loop.
-  const execution = options.execution ?? 'wasm';
+/**
+ * The typed-array backend for an `execution` option, checked: `'wasm'` by default (on float32 data
+ * the SIMD kernel is several times faster than the JavaScript loop; float64 data and engines without
+ * SIMD fall back to the loop). `where` names the optimizer in the error message.
+ */
+export function typedArrayBackendFor(where: string, execution: unknown = 'wasm'): Backend<TypedArray> {
   check(
     execution === 'fused' || execution === 'wasm' || execution === 'eager' || execution === 'trace',
     'INVALID_OPTION',
     () =>
-      `${name}: option "execution" must be 'fused', 'wasm', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
+      `${where}: option "execution" must be 'fused', 'wasm', 'eager' or 'trace', got ${JSON.stringify(execution)}.`,
   );
   return typedArrayBackend(execution);
 }
@@ -57,7 +60,12 @@ function typedArrayArgs<O extends object>(
   options: TypedArrayOptions<O> = {},
 ): [Algorithm<O>, Backend<TypedArray>, TypedArrayParams<O>, Partial<O> & EngineOptions] {
   const { execution, ...rest } = options ?? {};
-  return [algorithm, backendFor(algorithm.name, { execution }), params, rest as Partial<O> & EngineOptions];
+  return [
+    algorithm,
+    typedArrayBackendFor(algorithm.name, execution),
+    params,
+    rest as Partial<O> & EngineOptions,
+  ];
 }
 
 /** Schedule-Free SGD over typed arrays. Parameters hold y in train mode, x in eval mode. */
