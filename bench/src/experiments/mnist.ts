@@ -45,7 +45,7 @@ export const DEFAULT_MNIST: MnistOptions = {
   batchSize: 64,
   hidden: 128,
   testSize: 2000,
-  adamLrExponents: [-12, -8],
+  adamLrExponents: [-11, -7],
   sfLrExponents: [-10, -6],
   weightDecays: [0, 1e-4],
   warmupFraction: 0.05,
