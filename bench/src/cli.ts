@@ -23,7 +23,7 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
   robustness [--seeds N] [--steps N] [--baseline FILE] [--out DIR]
       B4: loss at ρ·(tuned lr) over loss at the tuned lr, for 7 schedules (paper b). DIR/robustness.json.
       --baseline: a robustness.json from another horizon; adds the spec's slope-change checks.
-  quadratics [--out DIR]
+  quadratics [--steps N] [--out DIR]
       B3: the β–γ stability map of Schedule-Free GD on random quadratics. DIR/quadratics.json.
   anytime [--seeds N] [--out DIR]
       B2: one Schedule-Free AdamW run vs tuned cosine runs of 5/10/20/40 epochs (tfjs wasm). Minutes.
