@@ -66,8 +66,8 @@ function coreBackend(
 
 /** Backends of the core package; adapters add theirs in their own modules. */
 export const corePerfBackends: PerfBackend[] = [
-  coreBackend('core-f32', 'float32', 'fused'),
-  coreBackend('core-wasm-f32', 'float32', 'wasm'),
+  coreBackend('core-f32', 'float32', 'wasm'),
+  coreBackend('core-js-f32', 'float32', 'fused'),
   coreBackend('core-f64', 'float64', 'fused'),
   coreBackend('core-eager-f32', 'float32', 'eager'),
 ];

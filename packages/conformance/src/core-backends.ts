@@ -112,14 +112,15 @@ export function typedArrayReplayBackend(
 }
 
 /**
- * The backends named by the core: `core-f64`, `core-f32` (fused loops), `core-wasm-f32` (WebAssembly
- * SIMD kernels), `trace` (IR interpreter, float64) and the eager ones.
+ * The backends named by the core: `core-f64` (fused JavaScript loop), `core-f32` (the default
+ * float32 path: WebAssembly SIMD kernels), `core-js-f32` (the JavaScript loop on float32 data),
+ * `trace` (IR interpreter, float64) and the eager ones.
  */
 export function coreReplayBackends(factories?: readonly TypedArrayFactory[]): ReplayBackend[] {
   return [
     typedArrayReplayBackend('core-f64', 'float64', 'fused', factories),
-    typedArrayReplayBackend('core-f32', 'float32', 'fused', factories),
-    typedArrayReplayBackend('core-wasm-f32', 'float32', 'wasm', factories),
+    typedArrayReplayBackend('core-f32', 'float32', 'wasm', factories),
+    typedArrayReplayBackend('core-js-f32', 'float32', 'fused', factories),
     typedArrayReplayBackend('trace', 'float64', 'trace', factories),
     typedArrayReplayBackend('core-eager-f64', 'float64', 'eager', factories),
     typedArrayReplayBackend('core-eager-f32', 'float32', 'eager', factories),

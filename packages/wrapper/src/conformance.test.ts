@@ -13,10 +13,10 @@ const factories = [coreFactory, typedArrayFactory];
 const reference = typedArrayReplayBackend('core-f64', 'float64', 'fused', factories);
 for (const backend of [
   reference,
-  typedArrayReplayBackend('core-f32', 'float32', 'fused', factories),
+  typedArrayReplayBackend('core-f32', 'float32', 'wasm', factories),
   typedArrayReplayBackend('trace', 'float64', 'trace', factories),
   typedArrayReplayBackend('core-eager-f32', 'float32', 'eager', factories),
-  typedArrayReplayBackend('core-wasm-f32', 'float32', 'wasm', factories),
+  typedArrayReplayBackend('core-js-f32', 'float32', 'fused', factories),
 ]) {
   defineConformanceSuite(
     backend,

@@ -3,7 +3,7 @@ import { AdamWScheduleFree } from '../typed-array/classes.js';
 import { Arena } from './arena.js';
 import { RESIDENT_MIN_ELEMENTS, wasmSimdSupported } from './runtime.js';
 
-// In Chromium the SIMD kernels really run (the conformance suite's core-wasm-f32 backend would
+// In Chromium the SIMD kernels really run (the conformance suite's core-f32 backend would
 // silently pass on the JavaScript fallback otherwise), synchronous compilation on the main thread
 // included, and large state moves into wasm memory.
 describe('wasm SIMD in the browser', () => {
