@@ -13,7 +13,8 @@ export function softmaxLoss(
 ): { loss: number; correct: number } {
   const { dims, classes, features, labels } = data;
   // exp(logit − max) per class: computed once, used for the sum and the probabilities.
-  const scores = scratch.length >= classes ? scratch : (scratch = new Float64Array(classes));
+  if (scratch.length < classes) scratch = new Float64Array(classes);
+  const scores = scratch;
   let loss = 0;
   let correct = 0;
   if (grad) {

@@ -168,7 +168,10 @@ export function quadraticsSpec(result: QuadraticsResult): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** B2: train objective against epochs, the Schedule-Free run against every tuned cosine run. */
+/**
+ * B2: train objective against epochs: the Schedule-Free run, every tuned cosine run (thin), and
+ * each cosine run's final value (the frontier Schedule-Free is compared with) as a large point.
+ */
 export function anytimeSpec(result: AnytimeResult): TopLevelSpec {
   const values = [
     ...result.scheduleFree.curve.map((c) => ({
@@ -180,33 +183,54 @@ export function anytimeSpec(result: AnytimeResult): TopLevelSpec {
       r.curve.map((c) => ({ run: `cosine ${r.epochs} ep`, epoch: c.epoch, objective: c.trainObjective })),
     ),
   ];
+  const finals = result.cosine.map((r) => ({
+    run: `cosine ${r.epochs} ep`,
+    epoch: r.epochs,
+    objective: r.trainObjective,
+  }));
   const runs = [...new Set(values.map((v) => v.run))];
-  const greens = ['#c7e9c0', '#74c476', '#31a354', '#006d2c', '#00441b'];
+  const greens = ['#a1d99b', '#74c476', '#31a354', '#006d2c', '#00441b'];
+  const color = {
+    field: 'run',
+    type: 'nominal',
+    scale: {
+      domain: runs,
+      range: runs.map((r, i) => (r.startsWith('schedule') ? '#d62728' : greens[i % greens.length])),
+    },
+    legend: { labelLimit: 220, title: 'run' },
+  };
+  const x = { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { format: 'd' } };
+  const y = {
+    field: 'objective',
+    type: 'quantitative',
+    scale: { type: 'log' },
+    title: 'train objective (CE + L2), at x',
+  };
   return {
     ...base,
-    title: 'B2 · MLP on digits: one Schedule-Free run against tuned cosine runs of each length',
-    data: { values },
+    title: {
+      text: 'B2 · MLP on digits: one Schedule-Free run against tuned cosine runs of each length',
+      subtitle: 'thin lines: cosine runs, each tuned for its length; dots: where each ends',
+    },
     width: 460,
     height: 280,
-    mark: { type: 'line', point: { size: 10 } },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { format: 'd' } },
-      y: {
-        field: 'objective',
-        type: 'quantitative',
-        scale: { type: 'log' },
-        title: 'train objective (CE + L2), at x',
-      },
-      color: {
-        field: 'run',
-        type: 'nominal',
-        scale: {
-          domain: runs,
-          range: runs.map((r, i) => (r.startsWith('schedule') ? '#d62728' : greens[i % greens.length])),
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line' },
+        encoding: {
+          x,
+          y,
+          color,
+          strokeWidth: { condition: { test: "indexof(datum.run, 'schedule') === 0", value: 2.5 }, value: 1 },
         },
-        legend: { labelLimit: 220 },
       },
-    },
+      {
+        data: { values: finals },
+        mark: { type: 'point', filled: true, size: 80 },
+        encoding: { x, y, color },
+      },
+    ],
   } as TopLevelSpec;
 }
 
