@@ -33,7 +33,9 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
       Re-renders the figures, DIR/report.html and DIR/summary.md from the JSON in DIR.
   perf --backend NAME --optimizer CLASS --size N[,N...] [--steps K] [--json FILE]
       Median step time against the floor of a plain typed-array copy (and the backend's own
-      baseline optimizer where it has one). Backends: core-f32, core-f64, core-eager-f32, tfjs-*, onnx-*, gpujs-*.
+      baseline optimizer where it has one). Backends: core-f32 (WebAssembly SIMD), core-js-f32,
+      core-f64, core-eager-f32, tfjs-wasm, tfjs-cpu (+ -minimize), onnx-wasm, onnx-node,
+      gpujs-webasm, gpujs-cpu, gpujs-webasm-async.
 
 Default --out: bench/results/<command>.`;
 
