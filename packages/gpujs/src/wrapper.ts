@@ -1,15 +1,10 @@
-import { check } from '@schedulefree/core';
 import {
-  AdagradAlgorithm,
-  AdamAlgorithm,
-  AdamWAlgorithm,
   type BaseAlgorithm,
+  checkBaseAlgorithm,
   plainAlgorithm,
-  RMSpropAlgorithm,
   ScheduleFreeWrapperAlgorithm,
   type ScheduleFreeWrapperOptions,
   ScheduleFreeWrapperReferenceAlgorithm,
-  SGDAlgorithm,
 } from '@schedulefree/wrapper';
 import type { GPU } from 'gpu.js';
 import {
@@ -20,24 +15,7 @@ import {
   type GpuJsParams,
 } from './optimizer.js';
 
-/** The base optimizers of `@schedulefree/wrapper` (PyTorch semantics) by class name. */
-export const baseAlgorithms = {
-  SGD: SGDAlgorithm,
-  Adam: AdamAlgorithm,
-  AdamW: AdamWAlgorithm,
-  RMSprop: RMSpropAlgorithm,
-  Adagrad: AdagradAlgorithm,
-} as const;
-
-function checkBase(where: string, base: unknown): void {
-  const b = base as Partial<BaseAlgorithm<{ lr: number }>> | null;
-  check(
-    b != null && typeof b.plan === 'function' && typeof b.update === 'function',
-    'INVALID_PARAMS',
-    () =>
-      `${where}: the second argument must be a base algorithm such as AdamWAlgorithm or SGDAlgorithm (baseAlgorithms from @schedulefree/gpujs).`,
-  );
-}
+export { baseAlgorithms } from '@schedulefree/wrapper';
 
 /**
  * Makes a base optimizer (SGD, Adam, AdamW, RMSprop, Adagrad, or your own `BaseAlgorithm`)
@@ -54,7 +32,7 @@ export class ScheduleFreeWrapper<O extends { lr: number }> extends GpuJsOptimize
     options?: GpuJsOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ) {
-    checkBase('ScheduleFreeWrapper', base);
+    checkBaseAlgorithm('ScheduleFreeWrapper', base);
     super(ScheduleFreeWrapperAlgorithm(base, wrapperOptions), gpu, params, options);
   }
 }
@@ -68,7 +46,7 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends GpuJ
     options?: GpuJsOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ) {
-    checkBase('ScheduleFreeWrapperReference', base);
+    checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
     super(ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions), gpu, params, options);
   }
 }
@@ -79,7 +57,7 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends GpuJ
  */
 export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizerBase<O> {
   constructor(gpu: GPU, base: BaseAlgorithm<O>, params: GpuJsParams<O>, options?: GpuJsOptions<O>) {
-    checkBase('GpuJsBaseOptimizer', base);
+    checkBaseAlgorithm('GpuJsBaseOptimizer', base);
     super(plainAlgorithm(base), gpu, params, options);
   }
 

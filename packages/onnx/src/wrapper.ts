@@ -1,38 +1,16 @@
-import { check } from '@schedulefree/core';
 import {
-  AdagradAlgorithm,
-  AdamAlgorithm,
-  AdamWAlgorithm,
   type BaseAlgorithm,
+  checkBaseAlgorithm,
   plainAlgorithm,
-  RMSpropAlgorithm,
   ScheduleFreeWrapperAlgorithm,
   type ScheduleFreeWrapperOptions,
   ScheduleFreeWrapperReferenceAlgorithm,
-  SGDAlgorithm,
 } from '@schedulefree/wrapper';
 import { OnnxOptimizerEngine, type OnnxOptimizerOptions, type OnnxParams } from './engine.js';
 import { OnnxScheduleFreeOptimizer, type OrtModuleInput } from './optimizers.js';
 import type { TensorInput } from './runtime.js';
 
-/** The base optimizers of `@schedulefree/wrapper` by their PyTorch class name. */
-export const baseAlgorithms = {
-  SGD: SGDAlgorithm,
-  Adam: AdamAlgorithm,
-  AdamW: AdamWAlgorithm,
-  RMSprop: RMSpropAlgorithm,
-  Adagrad: AdagradAlgorithm,
-} as const;
-
-function checkBase(where: string, base: unknown): void {
-  const b = base as Partial<BaseAlgorithm<{ lr: number }>> | null;
-  check(
-    b != null && typeof b.plan === 'function' && typeof b.update === 'function',
-    'INVALID_PARAMS',
-    () =>
-      `${where}: the second argument must be a base algorithm such as SGDAlgorithm or AdamWAlgorithm (from @schedulefree/onnx or @schedulefree/wrapper).`,
-  );
-}
+export { baseAlgorithms } from '@schedulefree/wrapper';
 
 /**
  * Makes a base optimizer (SGD, Adam, AdamW, RMSprop, Adagrad, or your own {@link BaseAlgorithm})
@@ -49,7 +27,7 @@ export class ScheduleFreeWrapper<O extends { lr: number }> extends OnnxScheduleF
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapper<O>> {
     return ScheduleFreeWrapper.build(() => {
-      checkBase('ScheduleFreeWrapper', base);
+      checkBaseAlgorithm('ScheduleFreeWrapper', base);
       const algorithm = ScheduleFreeWrapperAlgorithm(base, wrapperOptions);
       return new ScheduleFreeWrapper<O>(algorithm, ort, params, options);
     });
@@ -66,7 +44,7 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends Onnx
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapperReference<O>> {
     return ScheduleFreeWrapperReference.build(() => {
-      checkBase('ScheduleFreeWrapperReference', base);
+      checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
       const algorithm = ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions);
       return new ScheduleFreeWrapperReference<O>(algorithm, ort, params, options);
     });
@@ -85,7 +63,7 @@ export class OnnxBaseOptimizer<O extends { lr: number }> extends OnnxOptimizerEn
     options?: OnnxOptimizerOptions<O>,
   ): Promise<OnnxBaseOptimizer<O>> {
     return OnnxBaseOptimizer.build(() => {
-      checkBase('OnnxBaseOptimizer', base);
+      checkBaseAlgorithm('OnnxBaseOptimizer', base);
       return new OnnxBaseOptimizer<O>(plainAlgorithm(base), ort, params, options);
     });
   }

@@ -7,6 +7,7 @@
 export { AdagradAlgorithm, type AdagradOptions } from './base/adagrad.js';
 export { AdamAlgorithm, type AdamOptions, AdamWAlgorithm } from './base/adam.js';
 export { BaseOptimizer, baseProgram, plainAlgorithm, validateBaseOptions } from './base/plain.js';
+export { baseAlgorithms, checkBaseAlgorithm } from './base/registry.js';
 export { RMSpropAlgorithm, type RMSpropOptions } from './base/rmsprop.js';
 export { SGDAlgorithm, type SGDOptions } from './base/sgd.js';
 export * from './base/types.js';
