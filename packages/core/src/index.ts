@@ -18,10 +18,12 @@ export {
 export * from './backend.js';
 export * from './errors.js';
 export * from './inputs.js';
-export { compileToJs, type FusedKernel, generateLoopSource } from './ir/compile-js.js';
 export * from './ir/graph.js';
 export { interpret } from './ir/interpret.js';
 export { Symbolic, TracingOps, trace } from './ir/trace.js';
+export * from './lowering/expressions.js';
+export * from './lowering/js-loop.js';
+export * from './lowering/kernel-plan.js';
 export * from './lr-schedules.js';
 export * from './optimizer.js';
 export * from './options.js';
@@ -32,4 +34,13 @@ export * from './tensor-ops.js';
 export { graphOf, type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
 export * from './typed-array/classes.js';
 export { allFinite, isTypedArray, type TypedArray, TypedArrayOps } from './typed-array/ops.js';
+export * from './wasm/encoder.js';
+export {
+  FINITE_EXPORT,
+  KERNEL_EXPORT,
+  type LoweredKernel,
+  lowerFiniteCheck,
+  lowerToWasm,
+  simdProbe,
+} from './wasm/lower.js';
 export { wasmSimdSupported } from './wasm/runtime.js';

@@ -1,8 +1,9 @@
 import type { Backend } from '../backend.js';
-import { compileToJs, type FusedKernel } from '../ir/compile-js.js';
 import type { Graph } from '../ir/graph.js';
 import { interpret } from '../ir/interpret.js';
 import { trace } from '../ir/trace.js';
+import { compileLoop, type LoopKernel } from '../lowering/js-loop.js';
+import { type KernelPlan, planFor, scalarValues } from '../lowering/kernel-plan.js';
 import type { ElementwiseProgram } from '../program.js';
 import { allFiniteWasm, runGraphWasm } from '../wasm/runtime.js';
 import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
@@ -22,7 +23,7 @@ import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
 export type TypedArrayExecution = 'fused' | 'eager' | 'trace' | 'wasm';
 
 const graphs = new Map<string, Graph>();
-const kernels = new Map<string, FusedKernel>();
+const kernels = new WeakMap<KernelPlan, LoopKernel>();
 
 /** The traced graph of a program, traced once per program key. */
 export function graphOf(program: ElementwiseProgram): Graph {
@@ -34,13 +35,24 @@ export function graphOf(program: ElementwiseProgram): Graph {
   return graph;
 }
 
-function kernelOf(program: ElementwiseProgram): FusedKernel {
-  let kernel = kernels.get(program.key);
+/** Runs a program as one generated JavaScript loop (float64 arithmetic), in place. */
+function runLoop(
+  program: ElementwiseProgram,
+  slots: Record<string, TypedArray>,
+  scalars: Readonly<Record<string, number>>,
+): void {
+  const graph = graphOf(program);
+  const plan = planFor(graph, scalars);
+  let kernel = kernels.get(plan);
   if (!kernel) {
-    kernel = compileToJs(graphOf(program));
-    kernels.set(program.key, kernel);
+    kernel = compileLoop(plan);
+    kernels.set(plan, kernel);
   }
-  return kernel;
+  kernel(
+    graph.inputs.map((name) => slots[name]),
+    plan.stores.map((name) => slots[name]),
+    scalarValues(plan, scalars),
+  );
 }
 
 const eagerOps = new TypedArrayOps();
@@ -92,12 +104,12 @@ export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Bac
       ops: wasmOps,
       run(program, slots, scalars) {
         if (allFloat32(slots) && runGraphWasm(graphOf(program), slots, scalars)) return;
-        kernelOf(program)(slots, scalars);
+        runLoop(program, slots, scalars);
       },
     };
   }
   return {
     ...base,
-    run: (program, slots, scalars) => kernelOf(program)(slots, scalars),
+    run: runLoop,
   };
 }

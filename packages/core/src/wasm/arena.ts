@@ -1,8 +1,6 @@
-import { HEADER_BYTES } from './lower.js';
-
 /**
- * Linear memories the kernels run in. An arena is one WebAssembly.Memory laid out as the kernel
- * header, then scratch regions (one chunk each) for tensors streamed in from the JavaScript heap,
+ * Linear memories the kernels run in. An arena is one WebAssembly.Memory laid out as a small
+ * reserved header, then scratch regions (one chunk each) for tensors streamed in from the JavaScript heap,
  * then optionally resident tensors: optimizer state that lives in wasm memory, so the kernel
  * streams it itself while it computes instead of waiting for a copy.
  *
@@ -22,6 +20,8 @@ export interface WasmApi {
 export const CHUNK_ELEMENTS = 16384;
 const REGION_BYTES = CHUNK_ELEMENTS * 4;
 const PAGE_BYTES = 65536;
+/** Bytes before the first region (address 0 stays unused, so no real pointer is null). */
+const HEADER_BYTES = 64;
 /**
  * Resident tensors start on a cache line and are padded to whole lines, so the lanes past the end
  * of a last partial vector never touch a neighbour.
@@ -33,9 +33,8 @@ const arenas = new WeakMap<ArrayBuffer, Arena>();
 export class Arena {
   private readonly memory: object;
   readonly buffer: ArrayBuffer;
-  /** The whole memory as float32 (scalar table, regions) and as int32 (pointer table). */
+  /** The whole memory as float32. */
   readonly f32: Float32Array;
-  readonly i32: Int32Array;
   /** Scratch region views, one chunk each. */
   readonly regions: readonly Float32Array[];
   /** Resident tensors, in the order of the sizes given. */
@@ -55,7 +54,6 @@ export class Arena {
     this.memory = wasmMemory;
     this.buffer = wasmMemory.buffer;
     this.f32 = new Float32Array(this.buffer);
-    this.i32 = new Int32Array(this.buffer);
     this.regions = Array.from(
       { length: regionCount },
       (_, r) => new Float32Array(this.buffer, HEADER_BYTES + r * REGION_BYTES, CHUNK_ELEMENTS),

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { fusedStepProgram, lerpToZProgram, referenceStepProgram } from '../algorithms/programs.js';
 import { trace } from '../ir/trace.js';
+import { lerpPattern, planKernel } from '../lowering/kernel-plan.js';
 import type { WasmApi } from './arena.js';
 import { ByteWriter, CodeWriter, encodeModule, I32, Op } from './encoder.js';
-import { lerpPattern, lowerFiniteCheck, lowerToWasm, MAX_SCALARS, simdProbe } from './lower.js';
+import { lowerFiniteCheck, lowerToWasm, simdProbe } from './lower.js';
 
 // The core's lib has no DOM types; the runtime declares the part of the API it uses.
 const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -54,45 +55,25 @@ describe('wasm binary encoder', () => {
       const graph = trace(program);
       const lerps = graph.nodes.filter((n) => n.op === 'lerp').length;
       for (const pattern of ['s'.repeat(lerps), 'l'.repeat(lerps)]) {
-        expect(WebAssembly.validate(lowerToWasm(graph, pattern).bytes)).toBe(true);
+        expect(WebAssembly.validate(lowerToWasm(planKernel(graph, pattern)).bytes)).toBe(true);
       }
     }
   });
 
   it('reports which inputs are read and which outputs change', () => {
     const graph = trace(lerpToZProgram);
-    const kernel = lowerToWasm(graph, lerpPattern(graph, { w: 0.9 }));
-    expect(kernel.loads).toEqual(['param', 'z']);
-    expect(kernel.stores).toEqual(['param']);
-    expect(kernel.scalars).toEqual([{ kind: 'oneMinus', name: 'w' }]);
-    expect(lowerToWasm(graph, 's').scalars).toEqual([{ kind: 'value', name: 'w' }]);
+    const kernel = lowerToWasm(planKernel(graph, lerpPattern(graph, { w: 0.9 })));
+    expect(kernel.inputs).toEqual(['param', 'z']);
+    expect(kernel.outputs).toEqual(['param']);
+    expect(kernel.plan.uses).toEqual([{ kind: 'oneMinus', name: 'w' }]);
+    expect(planKernel(graph, 's').uses).toEqual([{ kind: 'value', name: 'w' }]);
+    expect(() => lowerToWasm(planKernel(graph, 's'), ['param', 'z'])).toThrow(/not an output/);
   });
 
-  it('rejects a lerp pattern that does not fit the graph, and graphs over the header limits', () => {
+  it('rejects a lerp pattern that does not fit the graph', () => {
     const graph = trace(lerpToZProgram);
-    expect(() => lowerToWasm(graph, '')).toThrow(/does not fit/);
-    expect(() => lowerToWasm(graph, 'sl')).toThrow(/does not fit/);
-    expect(() => lowerToWasm(graph, 'x')).toThrow(/does not fit/);
-    const many = {
-      ...graph,
-      nodes: [
-        graph.nodes[0],
-        ...Array.from({ length: MAX_SCALARS + 1 }, (_, i) => ({
-          id: i + 1,
-          op: 'scalar' as const,
-          kind: 'scalar' as const,
-          name: `s${i}`,
-        })),
-      ],
-    };
-    const chain = many.nodes.length;
-    const nodes = [...many.nodes];
-    let last = 0;
-    for (let i = 0; i <= MAX_SCALARS; i++) {
-      nodes.push({ id: chain + i, op: 'add', kind: 'tensor', args: [last, i + 1] } as never);
-      last = chain + i;
-    }
-    const big = { ...many, nodes, inputs: ['param'], outputs: { param: last } };
-    expect(() => lowerToWasm(big, '')).toThrow(/header/);
+    expect(() => planKernel(graph, '')).toThrow(/does not fit/);
+    expect(() => planKernel(graph, 'sl')).toThrow(/does not fit/);
+    expect(() => planKernel(graph, 'x')).toThrow(/does not fit/);
   });
 });

@@ -14,17 +14,30 @@ export type ValType = typeof I32 | typeof F32 | typeof V128;
 export const Op = {
   block: 0x02,
   loop: 0x03,
+  br: 0x0c,
   br_if: 0x0d,
   end: 0x0b,
+  drop: 0x1a,
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
+  i32Load: 0x28,
+  f32Load: 0x2a,
+  f32Store: 0x38,
   i32Const: 0x41,
+  f32Const: 0x43,
   i32Eqz: 0x45,
   i32LtU: 0x49,
+  i32GeU: 0x4f,
+  f32Eq: 0x5b,
   i32Add: 0x6a,
-  i32Load: 0x28,
-  drop: 0x1a,
+  i32And: 0x71,
+  i32Shl: 0x74,
+  f32Sqrt: 0x91,
+  f32Add: 0x92,
+  f32Sub: 0x93,
+  f32Mul: 0x94,
+  f32Div: 0x95,
 } as const;
 
 /** SIMD opcodes (each follows the 0xfd prefix, LEB128-encoded). */
@@ -33,6 +46,8 @@ export const Simd = {
   v128Load32Splat: 0x09,
   v128Store: 0x0b,
   v128Const: 0x0c,
+  f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f,
   i32x4Eq: 0x37,
   v128And: 0x4e,
   v128AnyTrue: 0x53,
@@ -120,6 +135,14 @@ export class CodeWriter extends ByteWriter {
   i32Const(value: number): this {
     return this.op(Op.i32Const).s32(value);
   }
+  /** `f32.const` (little-endian IEEE 754 single). */
+  f32Const(value: number): this {
+    const view = new DataView(new ArrayBuffer(4));
+    view.setFloat32(0, value, true);
+    this.op(Op.f32Const);
+    for (let i = 0; i < 4; i++) this.byte(view.getUint8(i));
+    return this;
+  }
   /** `v128.load` at `addr + offset` where `addr` is on the stack. */
   v128Load(offset: number): this {
     return this.simd(Simd.v128Load).memarg(4, offset);
@@ -145,6 +168,9 @@ export class CodeWriter extends ByteWriter {
   /** Opens a loop with no result. */
   loop(): this {
     return this.op(Op.loop).byte(BLOCK_EMPTY);
+  }
+  br(depth: number): this {
+    return this.op(Op.br).u32(depth);
   }
   brIf(depth: number): this {
     return this.op(Op.br_if).u32(depth);

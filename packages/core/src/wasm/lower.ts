@@ -1,273 +1,198 @@
-import type { Graph, IRNode } from '../ir/graph.js';
-import { CodeWriter, encodeModule, I32, Op, Simd, V128, type ValType } from './encoder.js';
+import type { KernelPlan } from '../lowering/kernel-plan.js';
+import { CodeWriter, encodeModule, F32, I32, Op, Simd, V128, type ValType } from './encoder.js';
 
 /**
- * Lowering of a traced {@link Graph} to a WebAssembly SIMD kernel over float32 data.
+ * Lowering of a planned graph (see `lowering/kernel-plan.ts`) to a WebAssembly SIMD kernel over
+ * float32 data, four lanes per instruction, then a scalar tail. Every operation rounds to float32,
+ * as a float32 tensor library does; per-step scalars come from the plan, computed on the host in
+ * float64 and rounded once to float32 when passed.
  *
- * Memory starts with a header the host fills before each call: a table of per-step scalars
- * (float32) and a table of pointers, one per tensor input, to where that input's current chunk
- * lives (a scratch region, or the tensor itself when it resides in wasm memory). One call processes
- * `len` bytes (a multiple of 16) of every input, four elements per iteration, and stores each output
- * through the pointer of the slot it replaces. Each iteration loads all of its inputs before it
- * stores, so updating in place is safe exactly as in the JavaScript loop.
- *
- * Arithmetic is float32 with one rounding per operation (as in a float32 tensor library). Per-step
- * scalars are prepared on the host in float64: a divisor becomes its reciprocal and a lerp weight w
- * becomes w or 1 − w (the branch is fixed per kernel), rounded once to float32.
+ * The kernel is `step(in₀, …, out₀, …, n, s₀, …)`: one byte pointer per loaded input (the plan's
+ * `loads`), one per output (in the order asked for), the element count, then the plan's scalars.
+ * Where the tensors live is the caller's business (the core's streaming arena, tfjs's wasm heap): an
+ * output pointer may equal an input pointer, since each element's inputs are loaded before any of
+ * its outputs is stored.
  */
 
-/** Byte offset of the scalar table. */
-export const SCALAR_BASE = 0;
-/** Capacity of the scalar table, in float32 entries. */
-export const MAX_SCALARS = 128;
-/** Byte offset of the pointer table (one i32 per tensor input of the graph, in input order). */
-export const POINTER_BASE = SCALAR_BASE + 4 * MAX_SCALARS;
-/** Capacity of the pointer table. */
-export const MAX_POINTERS = 64;
-/** Bytes reserved for the header; data may start here. */
-export const HEADER_BYTES = 1024;
-
-/** How a host scalar enters the kernel's scalar table. */
-export type ScalarUse =
-  | { readonly kind: 'value'; readonly name: string }
-  | { readonly kind: 'reciprocal'; readonly name: string }
-  | { readonly kind: 'oneMinus'; readonly name: string };
-
-/** A lowered graph: the module bytes plus what the host must do around each call. */
+/** A lowered kernel: the module bytes and the order of its pointer arguments. */
 export interface LoweredKernel {
   readonly bytes: Uint8Array;
-  /** Entry j of the scalar table, in order. */
-  readonly scalars: readonly ScalarUse[];
-  /** Inputs whose values are read. */
-  readonly loads: readonly string[];
-  /** Outputs that change; an output that is its own unchanged input is left out. */
-  readonly stores: readonly string[];
+  readonly plan: KernelPlan;
+  /** Input slots, in pointer-argument order. */
+  readonly inputs: readonly string[];
+  /** Output slots, in pointer-argument order. */
+  readonly outputs: readonly string[];
 }
 
-/** Export name of the kernel function `(len: i32) → ()`. */
+/** Export name of the kernel function. */
 export const KERNEL_EXPORT = 'step';
 
-/** The lerp branches of a graph for given scalars: one character per lerp node, `s` for |w| < 0.5. */
-export function lerpPattern(graph: Graph, scalars: Readonly<Record<string, number>>): string {
-  let pattern = '';
-  for (const node of graph.nodes) {
-    if (node.op === 'lerp') pattern += Math.abs(scalars[scalarName(graph, node.args[2])]) < 0.5 ? 's' : 'l';
-  }
-  return pattern;
-}
-
-function scalarName(graph: Graph, id: number): string {
-  const node = graph.nodes[id];
-  if (node.op !== 'scalar') throw new Error(`graph ${graph.key}: node ${id} is not a scalar input`);
-  return node.name;
-}
-
-/** Nodes some output depends on. */
-function liveNodes(graph: Graph): Set<number> {
-  const live = new Set<number>(Object.values(graph.outputs));
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const node = graph.nodes[i];
-    if (live.has(i) && 'args' in node) for (const a of node.args) live.add(a);
-  }
-  return live;
-}
-
-const BINARY = { add: Simd.f32x4Add, sub: Simd.f32x4Sub, mul: Simd.f32x4Mul, div: Simd.f32x4Div } as const;
-
-function isBinary(node: IRNode): node is Extract<IRNode, { op: keyof typeof BINARY }> {
-  return node.op in BINARY;
-}
-
-/** The scalar table a graph needs for one lerp pattern, and which entry each node reads. */
-function planScalars(graph: Graph, live: Set<number>, pattern: string) {
-  const scalars: ScalarUse[] = [];
-  const index = new Map<string, number>();
-  const operandOf = new Map<number, number>(); // node id → entry of its scalar operand
-  const small = new Set<number>(); // lerp nodes taking the a + w·(b − a) branch
-  const use = (id: number, entry: ScalarUse) => {
-    const key = `${entry.kind}:${entry.name}`;
-    if (!index.has(key)) {
-      index.set(key, scalars.length);
-      scalars.push(entry);
-    }
-    operandOf.set(id, index.get(key)!);
-  };
-  const lerps = graph.nodes.filter((n) => n.op === 'lerp');
-  if (!/^[sl]*$/.test(pattern) || pattern.length !== lerps.length) {
-    throw new Error(`lerp pattern "${pattern}" does not fit graph ${graph.key}`);
-  }
-  for (const node of graph.nodes) {
-    if (!live.has(node.id)) continue;
-    if (node.op === 'lerp') {
-      const branch = pattern[lerps.indexOf(node)];
-      if (branch === 's') small.add(node.id);
-      use(node.id, { kind: branch === 's' ? 'value' : 'oneMinus', name: scalarName(graph, node.args[2]) });
-    } else if (isBinary(node) && graph.nodes[node.args[1]].kind === 'scalar') {
-      const name = scalarName(graph, node.args[1]);
-      use(node.id, { kind: node.op === 'div' ? 'reciprocal' : 'value', name });
-    }
-  }
-  return { scalars, operandOf, small };
-}
+const BINARY = {
+  add: [Simd.f32x4Add, Op.f32Add],
+  sub: [Simd.f32x4Sub, Op.f32Sub],
+  mul: [Simd.f32x4Mul, Op.f32Mul],
+  div: [Simd.f32x4Div, Op.f32Div],
+} as const;
 
 /**
- * Lowers a graph for one lerp branch pattern (see {@link lerpPattern}). Throws when the graph has
- * more scalar entries or inputs than the header holds.
+ * Lowers a plan writing `outputs` (default: the plan's `stores`, for updating in place; tfjs asks for
+ * every output of the graph, written to fresh tensors).
  */
-export function lowerToWasm(graph: Graph, pattern: string): LoweredKernel {
-  const live = liveNodes(graph);
-  const { scalars, operandOf, small } = planScalars(graph, live, pattern);
-  if (scalars.length > MAX_SCALARS || graph.inputs.length > MAX_POINTERS) {
-    throw new Error(`graph ${graph.key} has more scalars or inputs than the kernel header holds`);
+export function lowerToWasm(plan: KernelPlan, outputs: readonly string[] = plan.stores): LoweredKernel {
+  const { graph, live, operand, small, uses } = plan;
+  for (const name of outputs) {
+    if (!(name in graph.outputs)) throw new Error(`graph ${graph.key}: "${name}" is not an output`);
   }
-
-  // Locals: 0 the length parameter, 1 the byte offset, then one i32 pointer per input, one v128
-  // per scalar entry and one v128 per live tensor node.
-  const [LEN, AT] = [0, 1];
-  const pointer = (k: number) => 2 + k;
-  const scalarBase = 2 + graph.inputs.length;
-  const tensorLocals = new Map<number, number>();
+  const inputs = plan.loads;
+  const params: ValType[] = [
+    ...inputs.map((): ValType => I32),
+    ...outputs.map((): ValType => I32),
+    I32,
+    ...uses.map((): ValType => F32),
+  ];
+  const pIn = (k: number) => k;
+  const pOut = (j: number) => inputs.length + j;
+  const pN = inputs.length + outputs.length;
+  const pScalar = (u: number) => pN + 1 + u;
+  const locals: ValType[] = [];
+  const local = (type: ValType) => params.length + locals.push(type) - 1;
+  const at = local(I32);
+  const endVector = local(I32);
+  const endAll = local(I32);
+  const splat = uses.map(() => local(V128));
+  const vector = new Map<number, number>();
+  const lane = new Map<number, number>();
   for (const node of graph.nodes) {
     if (live.has(node.id) && node.kind === 'tensor') {
-      tensorLocals.set(node.id, scalarBase + scalars.length + tensorLocals.size);
+      vector.set(node.id, local(V128));
+      lane.set(node.id, local(F32));
     }
   }
-  const local = (id: number) => tensorLocals.get(id)!;
-  const scalarLocal = (id: number) => scalarBase + operandOf.get(id)!;
-  const inputIndex = new Map(graph.inputs.map((name, k) => [name, k]));
-
-  const loads: string[] = [];
-  for (const node of graph.nodes) if (node.op === 'input' && live.has(node.id)) loads.push(node.name);
-  const stores = Object.entries(graph.outputs)
-    .filter(([name, id]) => {
-      const node = graph.nodes[id];
-      return !(node.op === 'input' && node.name === name);
-    })
-    .map(([name]) => name);
+  const inputIndex = new Map(inputs.map((name, k) => [name, k]));
 
   const body = new CodeWriter();
-  const address = (name: string) =>
-    body
-      .localGet(pointer(inputIndex.get(name)!))
-      .localGet(AT)
-      .op(Op.i32Add);
-  // Read the pointer and scalar tables once per call.
-  for (const name of new Set([...loads, ...stores])) {
-    const k = inputIndex.get(name)!;
-    body
-      .i32Const(0)
-      .op(Op.i32Load)
-      .memarg(2, POINTER_BASE + 4 * k)
-      .localSet(pointer(k));
-  }
-  scalars.forEach((_, j) => {
-    body
-      .i32Const(0)
-      .v128Load32Splat(SCALAR_BASE + 4 * j)
-      .localSet(scalarBase + j);
+  // Byte offsets: the vector part ends at 16·⌊n/4⌋, the tail at 4n.
+  body.localGet(pN).i32Const(-4).op(Op.i32And).i32Const(2).op(Op.i32Shl).localSet(endVector);
+  body.localGet(pN).i32Const(2).op(Op.i32Shl).localSet(endAll);
+  uses.forEach((_, u) => {
+    body.localGet(pScalar(u)).simd(Simd.f32x4Splat).localSet(splat[u]);
   });
-  body.block().localGet(LEN).op(Op.i32Eqz).brIf(0).loop();
-  for (const node of graph.nodes) {
-    if (!live.has(node.id) || node.kind !== 'tensor') continue;
-    switch (node.op) {
-      case 'input':
-        address(node.name).v128Load(0);
-        break;
-      case 'sqrt':
-        body.localGet(local(node.args[0])).simd(Simd.f32x4Sqrt);
-        break;
-      case 'lerp': {
-        const [a, b, w] = [local(node.args[0]), local(node.args[1]), scalarLocal(node.id)];
-        if (small.has(node.id)) {
-          // a + w·(b − a)
-          body.localGet(a).localGet(w).localGet(b).localGet(a).simd(Simd.f32x4Sub);
-          body.simd(Simd.f32x4Mul).simd(Simd.f32x4Add);
-        } else {
-          // b − (b − a)·(1 − w)
-          body.localGet(b).localGet(b).localGet(a).simd(Simd.f32x4Sub);
-          body.localGet(w).simd(Simd.f32x4Mul).simd(Simd.f32x4Sub);
+
+  const pass = (simd: boolean) => {
+    const value = simd ? vector : lane;
+    const arith = (pair: readonly [number, number]) => (simd ? body.simd(pair[0]) : body.op(pair[1]));
+    const scalarArg = (u: number) => body.localGet(simd ? splat[u] : pScalar(u));
+    body.block().loop();
+    body
+      .localGet(at)
+      .localGet(simd ? endVector : endAll)
+      .op(Op.i32GeU)
+      .brIf(1);
+    for (const node of graph.nodes) {
+      if (!live.has(node.id) || node.kind !== 'tensor') continue;
+      switch (node.op) {
+        case 'input':
+          body
+            .localGet(pIn(inputIndex.get(node.name)!))
+            .localGet(at)
+            .op(Op.i32Add);
+          if (simd) body.simd(Simd.v128Load).memarg(2, 0);
+          else body.op(Op.f32Load).memarg(2, 0);
+          break;
+        case 'sqrt':
+          body.localGet(value.get(node.args[0])!);
+          if (simd) body.simd(Simd.f32x4Sqrt);
+          else body.op(Op.f32Sqrt);
+          break;
+        case 'lerp': {
+          const [a, b] = [value.get(node.args[0])!, value.get(node.args[1])!];
+          const w = operand.get(node.id)!;
+          if (small.has(node.id)) {
+            // a + w·(b − a)
+            body.localGet(a);
+            scalarArg(w);
+            body.localGet(b).localGet(a);
+            arith(BINARY.sub);
+            arith(BINARY.mul);
+            arith(BINARY.add);
+          } else {
+            // b − (b − a)·(1 − w)
+            body.localGet(b).localGet(b).localGet(a);
+            arith(BINARY.sub);
+            scalarArg(w);
+            arith(BINARY.mul);
+            arith(BINARY.sub);
+          }
+          break;
         }
-        break;
-      }
-      default:
-        body.localGet(local(node.args[0]));
-        if (operandOf.has(node.id)) {
+        default: {
+          const [a, b] = node.args;
+          body.localGet(value.get(a)!);
+          const u = operand.get(node.id);
+          if (u === undefined) body.localGet(value.get(b)!);
+          else scalarArg(u);
           // A scalar divisor arrives as its reciprocal.
-          body.localGet(scalarLocal(node.id)).simd(node.op === 'div' ? Simd.f32x4Mul : BINARY[node.op]);
-        } else {
-          body.localGet(local(node.args[1])).simd(BINARY[node.op]);
+          arith(node.op === 'div' && u !== undefined ? BINARY.mul : BINARY[node.op]);
         }
+      }
+      body.localSet(value.get(node.id)!);
     }
-    body.localSet(local(node.id));
-  }
-  for (const name of stores) address(name).localGet(local(graph.outputs[name])).v128Store(0);
-  body.localGet(AT).i32Const(16).op(Op.i32Add).op(Op.localTee).u32(AT);
-  body.localGet(LEN).op(Op.i32LtU).brIf(0).end().end();
+    outputs.forEach((name, j) => {
+      body.localGet(pOut(j)).localGet(at).op(Op.i32Add).localGet(value.get(graph.outputs[name])!);
+      if (simd) body.simd(Simd.v128Store).memarg(2, 0);
+      else body.op(Op.f32Store).memarg(2, 0);
+    });
+    body
+      .localGet(at)
+      .i32Const(simd ? 16 : 4)
+      .op(Op.i32Add)
+      .localSet(at);
+    body.br(0).end().end();
+  };
+  pass(true);
+  pass(false);
 
-  const locals: ValType[] = [
-    I32,
-    ...Array<ValType>(graph.inputs.length).fill(I32),
-    ...Array<ValType>(scalars.length + tensorLocals.size).fill(V128),
-  ];
-  const bytes = encodeModule([{ name: KERNEL_EXPORT, params: [I32], results: [], locals, body }]);
-  return { bytes, scalars, loads, stores };
+  const bytes = encodeModule([{ name: KERNEL_EXPORT, params, results: [], locals, body }]);
+  return { bytes, plan, inputs, outputs };
 }
 
-/** Fills the scalar table for one run (float64 on the host, rounded once when stored as float32). */
-export function writeScalarTable(
-  table: Float32Array,
-  uses: readonly ScalarUse[],
-  scalars: Readonly<Record<string, number>>,
-): void {
-  for (let j = 0; j < uses.length; j++) {
-    const use = uses[j];
-    const value = scalars[use.name];
-    table[SCALAR_BASE / 4 + j] =
-      use.kind === 'value' ? value : use.kind === 'reciprocal' ? 1 / value : 1 - value;
-  }
-}
-
-/** Export name of the finiteness check `(ptr: i32, len: i32) → i32`. */
+/** Export name of the finiteness check `(ptr: i32, n: i32) → i32`. */
 export const FINITE_EXPORT = 'finite';
 
-const EXPONENT_MASK = 0x7f800000;
-
-/** Bytes the finiteness check reads per iteration: its `len` must be a multiple. */
-export const FINITE_STEP_BYTES = 64;
-
 /**
- * A module whose `finite(ptr, len)` returns 1 when the `len` bytes (a multiple of
- * {@link FINITE_STEP_BYTES}) at `ptr` hold no NaN or ±Infinity, else 0: a float32 is non-finite
- * exactly when its exponent bits are all ones, so the running unsigned maximum of the masked
- * exponents tells. Four vectors per iteration, reduced pairwise, keep the loop short.
+ * A module whose `finite(ptr, n)` returns 1 when none of the `n` float32 values at byte `ptr` is NaN
+ * or ±Infinity, else 0. It sums x·0, which is 0 for finite x and NaN otherwise: four lanes at a time,
+ * then a scalar tail.
  */
 export function lowerFiniteCheck(): Uint8Array {
-  const [PTR, LEN, AT, ACC, MASK, ADDR] = [0, 1, 2, 3, 4, 5];
-  const body = new CodeWriter().i32x4Const(EXPONENT_MASK).localSet(MASK);
-  const masked = (k: number) =>
-    body
-      .localGet(ADDR)
-      .v128Load(16 * k)
-      .localGet(MASK)
-      .simd(Simd.v128And);
-  body.block().localGet(LEN).op(Op.i32Eqz).brIf(0).loop();
-  body.localGet(PTR).localGet(AT).op(Op.i32Add).localSet(ADDR);
-  body.localGet(ACC);
-  masked(0);
-  masked(1);
-  body.simd(Simd.i32x4MaxU);
-  masked(2);
-  masked(3);
-  body.simd(Simd.i32x4MaxU).simd(Simd.i32x4MaxU).simd(Simd.i32x4MaxU).localSet(ACC);
-  body.localGet(AT).i32Const(FINITE_STEP_BYTES).op(Op.i32Add).op(Op.localTee).u32(AT);
-  body.localGet(LEN).op(Op.i32LtU).brIf(0).end().end();
-  body.localGet(ACC).localGet(MASK).simd(Simd.i32x4Eq).simd(Simd.v128AnyTrue).op(Op.i32Eqz);
+  const [PTR, N, AT, END_VECTOR, END_ALL, ZERO, ACC, TAIL] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const body = new CodeWriter();
+  body.localGet(N).i32Const(-4).op(Op.i32And).i32Const(2).op(Op.i32Shl).localSet(END_VECTOR);
+  body.localGet(N).i32Const(2).op(Op.i32Shl).localSet(END_ALL);
+  body.f32Const(0).simd(Simd.f32x4Splat).localSet(ZERO);
+  body.localGet(ZERO).localSet(ACC);
+  body.block().loop();
+  body.localGet(AT).localGet(END_VECTOR).op(Op.i32GeU).brIf(1);
+  body.localGet(ACC).localGet(PTR).localGet(AT).op(Op.i32Add).simd(Simd.v128Load).memarg(2, 0);
+  body.localGet(ZERO).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).localSet(ACC);
+  body.localGet(AT).i32Const(16).op(Op.i32Add).localSet(AT);
+  body.br(0).end().end();
+  body.localGet(ACC).simd(Simd.f32x4ExtractLane).byte(0);
+  for (let l = 1; l < 4; l++) body.localGet(ACC).simd(Simd.f32x4ExtractLane).byte(l).op(Op.f32Add);
+  body.localSet(TAIL);
+  body.block().loop();
+  body.localGet(AT).localGet(END_ALL).op(Op.i32GeU).brIf(1);
+  body.localGet(TAIL).localGet(PTR).localGet(AT).op(Op.i32Add).op(Op.f32Load).memarg(2, 0);
+  body.f32Const(0).op(Op.f32Mul).op(Op.f32Add).localSet(TAIL);
+  body.localGet(AT).i32Const(4).op(Op.i32Add).localSet(AT);
+  body.br(0).end().end();
+  body.localGet(TAIL).f32Const(0).op(Op.f32Eq);
   return encodeModule([
     {
       name: FINITE_EXPORT,
       params: [I32, I32],
       results: [I32],
-      locals: [I32, V128, V128, I32],
+      locals: [I32, I32, I32, V128, V128, F32],
       body,
     },
   ]);

@@ -1,17 +1,7 @@
 import type { Graph } from '../ir/graph.js';
+import { lerpPattern, planKernel, scalarValues } from '../lowering/kernel-plan.js';
 import { Arena, CHUNK_ELEMENTS, type WasmApi } from './arena.js';
-import {
-  FINITE_EXPORT,
-  FINITE_STEP_BYTES,
-  KERNEL_EXPORT,
-  type LoweredKernel,
-  lerpPattern,
-  lowerFiniteCheck,
-  lowerToWasm,
-  POINTER_BASE,
-  simdProbe,
-  writeScalarTable,
-} from './lower.js';
+import { FINITE_EXPORT, KERNEL_EXPORT, lowerFiniteCheck, lowerToWasm, simdProbe } from './lower.js';
 
 /**
  * Runs lowered kernels over Float32Arrays.
@@ -29,9 +19,6 @@ const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 /** Tensors at least this long keep their optimizer state resident in wasm memory. */
 export const RESIDENT_MIN_ELEMENTS = 1 << 16;
 
-/** Elements per iteration of the finiteness check. */
-const PAD = FINITE_STEP_BYTES / 4;
-
 let simd: boolean | undefined;
 
 /** True when this engine runs WebAssembly with 128-bit SIMD (Node ≥ 16.4, current browsers). */
@@ -46,17 +33,20 @@ export function wasmSimdSupported(): boolean {
   return simd;
 }
 
-/** A tensor a kernel touches: its pointer-table entry, and whether it is read and/or written. */
+/** A tensor a kernel touches, and whether it is read and/or written. */
 interface Operand {
   readonly name: string;
-  readonly pointer: number;
   readonly load: boolean;
   readonly store: boolean;
 }
 
 interface Compiled {
   readonly module: object;
-  readonly scalars: LoweredKernel['scalars'];
+  readonly plan: ReturnType<typeof planKernel>;
+  /** Slots in pointer-argument order: the loaded inputs, then the stored outputs. */
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  /** Every slot touched, once each (a slot both read and written streams through one region). */
   readonly operands: readonly Operand[];
   /** Changed slots other than the parameter: the ones that may live in wasm memory. */
   readonly state: readonly string[];
@@ -67,16 +57,16 @@ let shared: Arena | undefined;
 let finiteModule: object | undefined;
 
 function compile(graph: Graph, pattern: string): Compiled {
-  const { bytes, scalars, loads, stores } = lowerToWasm(graph, pattern);
-  const operands = [...new Set([...loads, ...stores])].map((name) => ({
+  const plan = planKernel(graph, pattern);
+  const { bytes, inputs, outputs } = lowerToWasm(plan);
+  const operands = [...new Set([...inputs, ...outputs])].map((name) => ({
     name,
-    pointer: POINTER_BASE / 4 + graph.inputs.indexOf(name),
-    load: loads.includes(name),
-    store: stores.includes(name),
+    load: inputs.includes(name),
+    store: outputs.includes(name),
   }));
   // The parameter is the caller's array and is updated in place, never moved.
-  const state = stores.filter((name) => name !== 'param');
-  return { module: new api!.Module(bytes), scalars, operands, state };
+  const state = outputs.filter((name) => name !== 'param');
+  return { module: new api!.Module(bytes), plan, inputs, outputs, operands, state };
 }
 
 /** The compiled kernel of a graph for one lerp pattern, built once; null if it cannot be. */
@@ -113,7 +103,7 @@ function homeArena(kernel: Compiled, slots: Record<string, Float32Array>): Arena
   return streamed <= home.regions.length ? home : undefined;
 }
 
-type KernelCall = (len: number) => void;
+type KernelCall = (...args: number[]) => void;
 
 const kernelCall = (arena: Arena, kernel: Compiled) =>
   arena.exports(kernel.module)[KERNEL_EXPORT] as KernelCall;
@@ -175,26 +165,27 @@ export function runGraphWasm(
     return false;
   }
   const { arena, call } = prepared;
-  const { f32, i32 } = arena;
-  writeScalarTable(f32, kernel.scalars, scalars);
+  const { f32 } = arena;
+  const args = scalarValues(kernel.plan, scalars);
 
-  // Resident tensors advance their pointer per chunk; streamed ones get a region each.
-  const residentPointer: number[] = [];
-  const residentBase: number[] = [];
+  // Byte address of each slot's current chunk: a region for streamed tensors, the tensor itself
+  // (advanced per chunk) for resident ones.
+  const base = new Map<string, number>();
+  const resident = new Set<string>();
   const ins: Float32Array[] = [];
   const inAt: number[] = [];
   const outs: Float32Array[] = [];
   const outViews: Float32Array[] = [];
   let region = 0;
-  for (const { name, pointer, load, store } of kernel.operands) {
+  for (const { name, load, store } of kernel.operands) {
     const tensor = slots[name];
     if (arena.holds(tensor)) {
-      residentPointer.push(pointer);
-      residentBase.push(tensor.byteOffset);
+      base.set(name, tensor.byteOffset);
+      resident.add(name);
       continue;
     }
     const r = region++;
-    i32[pointer] = arena.regionOffset(r);
+    base.set(name, arena.regionOffset(r));
     if (load) {
       ins.push(tensor);
       inAt.push(arena.regionOffset(r) / 4);
@@ -204,15 +195,21 @@ export function runGraphWasm(
       outViews.push(arena.regions[r]);
     }
   }
+  const slotOrder = [...kernel.inputs, ...kernel.outputs];
+  // One argument array, updated per chunk: pointers, element count, scalars.
+  const callArgs = [...slotOrder.map(() => 0), 0, ...args];
 
   for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
     const end = Math.min(start + CHUNK_ELEMENTS, n);
     const len = end - start;
     const whole = len === n; // one chunk: copy whole arrays, no subarray views
     for (let j = 0; j < ins.length; j++) f32.set(whole ? ins[j] : ins[j].subarray(start, end), inAt[j]);
-    for (let j = 0; j < residentPointer.length; j++) i32[residentPointer[j]] = residentBase[j] + 4 * start;
-    // Lanes past the end of a partial chunk compute on padding and are never copied back.
-    call(((len + 3) & ~3) * 4);
+    for (let j = 0; j < slotOrder.length; j++) {
+      const name = slotOrder[j];
+      callArgs[j] = base.get(name)! + (resident.has(name) ? 4 * start : 0);
+    }
+    callArgs[slotOrder.length] = len;
+    call.apply(null, callArgs);
     for (let j = 0; j < outs.length; j++) {
       outs[j].set(len === CHUNK_ELEMENTS ? outViews[j] : outViews[j].subarray(0, len), start);
     }
@@ -226,7 +223,7 @@ export function runGraphWasm(
  */
 export function allFiniteWasm(a: Float32Array): boolean | undefined {
   if (!wasmSimdSupported()) return undefined;
-  let finite: (ptr: number, len: number) => number;
+  let finite: (ptr: number, n: number) => number;
   let arena: Arena;
   try {
     finiteModule ??= new api!.Module(lowerFiniteCheck());
@@ -240,12 +237,8 @@ export function allFiniteWasm(a: Float32Array): boolean | undefined {
   const at = arena.regionOffset(0);
   for (let start = 0; start < n; start += CHUNK_ELEMENTS) {
     const end = Math.min(start + CHUNK_ELEMENTS, n);
-    const len = end - start;
     region.set(start === 0 && end === n ? a : a.subarray(start, end));
-    // Zero-pad to whole iterations: stale data past the end must not count.
-    const padded = Math.ceil(len / PAD) * PAD;
-    if (padded !== len) region.fill(0, len, padded);
-    if (!finite(at, padded * 4)) return false;
+    if (!finite(at, end - start)) return false;
   }
   return true;
 }
