@@ -16,11 +16,30 @@ export {
   referenceStepProgram,
 } from './algorithms/programs.js';
 export * from './backend.js';
+export {
+  type ClosureResult,
+  Engine,
+  type EngineHints,
+  type EngineInit,
+  type EngineOptions,
+  type Operation,
+  type ParamGroup,
+} from './engine/engine.js';
+export type { MemberView, ParamPlace } from './engine/layout.js';
+export { immediate, isThenable, type Work, wait, waitAll } from './engine/work.js';
 export * from './errors.js';
 export * from './inputs.js';
 export * from './ir/graph.js';
+export { graphOf } from './ir/graph-cache.js';
 export { interpret } from './ir/interpret.js';
 export { Symbolic, TracingOps, trace } from './ir/trace.js';
+/** @deprecated The engine before the adapter kit, kept until every adapter uses {@link Engine}. */
+export type { Backend as LegacyBackend } from './legacy/backend.js';
+export {
+  OptimizerEngine as LegacyOptimizerEngine,
+  ScheduleFreeClosureOptimizer as LegacyScheduleFreeClosureOptimizer,
+  ScheduleFreeOptimizer as LegacyScheduleFreeOptimizer,
+} from './legacy/optimizer.js';
 export * from './lowering/expressions.js';
 export * from './lowering/js-loop.js';
 export * from './lowering/kernel-plan.js';
@@ -28,10 +47,11 @@ export * from './lr-schedules.js';
 export * from './optimizer.js';
 export * from './options.js';
 export * from './program.js';
+export { composePrograms, composeRuns } from './program-compose.js';
 export * from './schedule.js';
 export * from './state-dict.js';
 export * from './tensor-ops.js';
-export { graphOf, type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
+export { type TypedArrayExecution, typedArrayBackend } from './typed-array/backend.js';
 export * from './typed-array/classes.js';
 export { allFinite, isTypedArray, type TypedArray, TypedArrayOps } from './typed-array/ops.js';
 export * from './wasm/encoder.js';

@@ -58,18 +58,25 @@ export interface GradientInspector<T> {
 export const nonFiniteMessage = (where: string, what: string): string =>
   `${where}: gradient ${what} contains NaN or Infinity; nothing was changed. Fix the loss or clip the gradients, or pass { nonFiniteGrads: 'skip' } to skip such steps.`;
 
+/** How an engine inspects one gradient's structure. */
+export interface GradientShapeInspector<T> {
+  /** Why this gradient cannot be used for this parameter (type, dtype, location), or null. */
+  problem(name: string, grad: T): string | null;
+  /** Number of elements. */
+  size(grad: T): number;
+}
+
 /**
- * Checks a gradient record: known names only, one gradient per parameter, usable tensors of the
- * right size, finite values. Throws (naming the gradient and the fix) or returns false when the
- * step must be skipped (non-finite with `nonFiniteGrads: 'skip'`).
+ * Checks the structure of a gradient record: known names only, one gradient per parameter, usable
+ * tensors of the right size. Throws naming the gradient and the fix; returns the gradients in the
+ * parameters' order.
  */
-export function checkGradRecord<T>(
+export function checkGradientRecord<T>(
   where: string,
   params: ReadonlyMap<string, { readonly size: number }>,
   grads: Readonly<Record<string, T>>,
-  inspect: GradientInspector<T>,
-  nonFiniteGrads: 'throw' | 'skip',
-): boolean {
+  inspect: GradientShapeInspector<T>,
+): Array<[string, T]> {
   check(
     grads !== null && typeof grads === 'object' && !ArrayBuffer.isView(grads) && !Array.isArray(grads),
     'MISSING_GRAD',
@@ -84,7 +91,7 @@ export function checkGradRecord<T>(
         `${where}: gradient "${name}" does not match any parameter. Parameters are: ${[...params.keys()].join(', ')}.`,
     );
   }
-  let finite = true;
+  const checked: Array<[string, T]> = [];
   for (const [name, p] of params) {
     const grad = grads[name];
     check(
@@ -101,10 +108,28 @@ export function checkGradRecord<T>(
       'SHAPE_MISMATCH',
       () => `${where}: gradient "${name}" has ${size} elements but the parameter has ${p.size}.`,
     );
-    if (finite && inspect.finite(name, grad) === false) {
+    checked.push([name, grad]);
+  }
+  return checked;
+}
+
+/**
+ * Checks a gradient record: {@link checkGradientRecord}, then finite values. Throws (naming the
+ * gradient and the fix) or returns false when the step must be skipped (non-finite with
+ * `nonFiniteGrads: 'skip'`).
+ */
+export function checkGradRecord<T>(
+  where: string,
+  params: ReadonlyMap<string, { readonly size: number }>,
+  grads: Readonly<Record<string, T>>,
+  inspect: GradientInspector<T>,
+  nonFiniteGrads: 'throw' | 'skip',
+): boolean {
+  for (const [name, grad] of checkGradientRecord(where, params, grads, inspect)) {
+    if (inspect.finite(name, grad) === false) {
       check(nonFiniteGrads === 'skip', 'NON_FINITE_GRAD', () => nonFiniteMessage(where, `"${name}"`));
-      finite = false;
+      return false;
     }
   }
-  return finite;
+  return true;
 }

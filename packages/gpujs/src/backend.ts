@@ -1,5 +1,5 @@
 import {
-  type Backend,
+  type LegacyBackend as Backend,
   type ElementwiseProgram,
   graphOf,
   TENSOR_OPS_SPEC_VERSION,

@@ -1,4 +1,4 @@
-import { check, ScheduleFreeOptimizer } from '@schedulefree/core';
+import { check, LegacyScheduleFreeOptimizer } from '@schedulefree/core';
 import type { GpuTensor } from './tensor.js';
 
 /**
@@ -6,7 +6,7 @@ import type { GpuTensor } from './tensor.js';
  * wrappers need: the tensors it holds, and the closure step split around the user's (possibly
  * asynchronous) closure. Groups, counters, validation, modes and state dicts are the core's.
  */
-export class GpuEngine<O extends object> extends ScheduleFreeOptimizer<GpuTensor, O> {
+export class GpuEngine<O extends object> extends LegacyScheduleFreeOptimizer<GpuTensor, O> {
   /** Every parameter and state tensor. */
   tensors(): GpuTensor[] {
     return this.entries.flatMap((e) => Object.values(e.slots));

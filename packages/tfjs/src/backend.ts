@@ -1,4 +1,4 @@
-import type { Backend, ElementwiseProgram } from '@schedulefree/core';
+import type { LegacyBackend as Backend, ElementwiseProgram } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { runFused } from './kernels/fused.js';
 import type { TfjsOps } from './ops.js';

@@ -1,6 +1,11 @@
-import { type Counters, check, type Mode, ScheduleFreeOptimizer } from '@schedulefree/core';
+import {
+  type Counters,
+  check,
+  composeRuns,
+  LegacyScheduleFreeOptimizer,
+  type Mode,
+} from '@schedulefree/core';
 import type * as tf from '@tensorflow/tfjs';
-import { composeRuns } from './compose.js';
 
 /** Everything the engine holds beyond the parameters, with live tensors (see {@link TfjsEngine.snapshot}). */
 export interface EngineSnapshot {
@@ -15,7 +20,7 @@ export interface EngineSnapshot {
  * the eval-mode step of `minimize` (gradients at y, parameters left at x, in one fused program per
  * variable), and direct access to the state tensors for `getWeights`/`setWeights`.
  */
-export class TfjsEngine<O extends object> extends ScheduleFreeOptimizer<tf.Tensor, O> {
+export class TfjsEngine<O extends object> extends LegacyScheduleFreeOptimizer<tf.Tensor, O> {
   /** A train-mode step from `applyGradients`/`minimize`; false if skipped for non-finite gradients. */
   stepAtY(grads: Readonly<Record<string, tf.Tensor>>, method: string): boolean {
     this.ensureUsable(method);

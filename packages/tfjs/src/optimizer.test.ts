@@ -21,7 +21,7 @@ function setup(seed = 1) {
 /** The float64 core optimizer over the same problem, with gradients computed in float64. */
 function reference(
   q: ReturnType<typeof quadratic>,
-  Cls: new (p: never, o: never) => core.OptimizerEngine<core.TypedArray, object>,
+  Cls: new (p: never, o: never) => core.OptimizerBase<core.TypedArray, object>,
   options: object,
 ) {
   const params = { w: Float64Array.from(q.init.w), b: Float64Array.from(q.init.b) };

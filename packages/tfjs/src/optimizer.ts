@@ -1,6 +1,6 @@
 import {
   type Algorithm,
-  type Backend,
+  type LegacyBackend as Backend,
   check,
   type Mode,
   ScheduleFreeError,

@@ -1,12 +1,11 @@
-import type { Backend } from '../backend.js';
-import type { Graph } from '../ir/graph.js';
+import { BACKEND_SPEC_VERSION, type Backend, eagerExecution, type TensorStorage } from '../backend.js';
+import { graphOf } from '../ir/graph-cache.js';
 import { interpret } from '../ir/interpret.js';
-import { trace } from '../ir/trace.js';
 import { compileLoop, type LoopKernel } from '../lowering/js-loop.js';
 import { type KernelPlan, planFor, scalarValues } from '../lowering/kernel-plan.js';
 import type { ElementwiseProgram } from '../program.js';
 import { allFiniteWasm, runGraphWasm } from '../wasm/runtime.js';
-import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
+import { allFinite, isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
 
 /**
  * How the typed-array backend executes a program:
@@ -22,18 +21,7 @@ import { isTypedArray, type TypedArray, TypedArrayOps } from './ops.js';
  */
 export type TypedArrayExecution = 'fused' | 'eager' | 'trace' | 'wasm';
 
-const graphs = new Map<string, Graph>();
 const kernels = new WeakMap<KernelPlan, LoopKernel>();
-
-/** The traced graph of a program, traced once per program key. */
-export function graphOf(program: ElementwiseProgram): Graph {
-  let graph = graphs.get(program.key);
-  if (!graph) {
-    graph = trace(program);
-    graphs.set(program.key, graph);
-  }
-  return graph;
-}
 
 /** Runs a program as one generated JavaScript loop (float64 arithmetic), in place. */
 function runLoop(
@@ -60,56 +48,72 @@ const eagerOps = new TypedArrayOps();
 /** Below this many elements the JavaScript finiteness check is as fast as copying into wasm. */
 const WASM_FINITE_MIN = 1024;
 
-/** {@link TypedArrayOps} whose `allFinite` uses the SIMD check for Float32Array. */
-class WasmTypedArrayOps extends TypedArrayOps {
-  override allFinite(a: TypedArray): boolean {
-    if (a instanceof Float32Array && a.length >= WASM_FINITE_MIN) {
-      const finite = allFiniteWasm(a);
-      if (finite !== undefined) return finite;
-    }
-    return super.allFinite(a);
+/** The SIMD check for large Float32Arrays, else the JavaScript one. */
+function allFiniteFast(a: TypedArray): boolean {
+  if (a instanceof Float32Array && a.length >= WASM_FINITE_MIN) {
+    const finite = allFiniteWasm(a);
+    if (finite !== undefined) return finite;
   }
+  return allFinite(a);
 }
-
-const wasmOps = new WasmTypedArrayOps();
 
 function allFloat32(slots: Record<string, TypedArray>): slots is Record<string, Float32Array> {
   for (const name in slots) if (!(slots[name] instanceof Float32Array)) return false;
   return true;
 }
 
+type RunOne = (
+  program: ElementwiseProgram,
+  slots: Record<string, TypedArray>,
+  scalars: Readonly<Record<string, number>>,
+) => void;
+
+const runners: Record<Exclude<TypedArrayExecution, 'eager'>, RunOne> = {
+  fused: runLoop,
+  trace(program, slots, scalars) {
+    const outputs = interpret(graphOf(program), eagerOps, slots, scalars);
+    for (const name of program.outputs) if (outputs[name] !== slots[name]) slots[name].set(outputs[name]);
+  },
+  wasm(program, slots, scalars) {
+    if (allFloat32(slots) && runGraphWasm(graphOf(program), slots, scalars)) return;
+    runLoop(program, slots, scalars);
+  },
+};
+
+const ctorOf = (a: TypedArray) => a.constructor as Float32ArrayConstructor | Float64ArrayConstructor;
+
+/** Storage over typed arrays: parameters are the user's arrays, updated in place. */
+const storage: TensorStorage<TypedArray> = {
+  accepts: isTypedArray,
+  size: (a) => a.length,
+  clone: (a) => a.slice(),
+  zerosLike: (a) => new (ctorOf(a))(a.length),
+  fromHost: (values, like) => ctorOf(like).from(values),
+  assign: (dst, src) => dst.set(src),
+  read: (a) => a.slice(),
+  allFinite: allFiniteFast,
+  dispose: () => {},
+  describeGradient: (param, grad) =>
+    grad.constructor === param.constructor
+      ? null
+      : `it is a ${grad.constructor.name} but the parameter is a ${param.constructor.name}; pass the same array type`,
+  capture: (a) => a.slice(),
+};
+
 /** The core backend over Float32Array / Float64Array parameters. */
 export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Backend<TypedArray> {
-  const base = {
-    ops: eagerOps,
-    accepts: isTypedArray,
-    checkGradient: (param: TypedArray, grad: TypedArray) =>
-      grad.constructor === param.constructor
-        ? null
-        : `it is a ${grad.constructor.name} but the parameter is a ${param.constructor.name}; pass the same array type`,
-  };
-  if (execution === 'eager') return base;
-  if (execution === 'trace') {
-    return {
-      ...base,
-      run(program, slots, scalars) {
-        const outputs = interpret(graphOf(program), eagerOps, slots, scalars);
-        for (const name of program.outputs) if (outputs[name] !== slots[name]) slots[name].set(outputs[name]);
-      },
-    };
-  }
-  if (execution === 'wasm') {
-    return {
-      ...base,
-      ops: wasmOps,
-      run(program, slots, scalars) {
-        if (allFloat32(slots) && runGraphWasm(graphOf(program), slots, scalars)) return;
-        runLoop(program, slots, scalars);
-      },
-    };
-  }
+  const run = execution === 'eager' ? null : runners[execution];
   return {
-    ...base,
-    run: runLoop,
+    specVersion: BACKEND_SPEC_VERSION,
+    name: `typed-array-${execution}`,
+    storage,
+    execution: run
+      ? {
+          run: ({ program, scalars, members }) => {
+            for (const m of members) run(program, m.slots, scalars);
+          },
+        }
+      : eagerExecution(eagerOps),
+    capabilities: { layout: 'per-parameter' },
   };
 }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { MemberView } from '../engine/layout.js';
 import type { ScheduleFreeOptimizer } from '../optimizer.js';
 import {
   AdamWScheduleFree,
@@ -34,8 +35,8 @@ const classes: Array<[string, Ctor, Record<string, unknown>]> = [
 
 /** Which state slots of a parameter live in wasm memory (read through the engine's internals). */
 function residentSlots(opt: object, name: string): string[] {
-  const entries = (opt as { entries: Array<{ name: string; slots: Record<string, Float32Array> }> }).entries;
-  const slots = entries.find((e) => e.name === name)!.slots;
+  const engine = (opt as { engine: { layout(): ReadonlyArray<MemberView<Float32Array>> } }).engine;
+  const slots = engine.layout().find((m) => m.params[0].name === name)!.slots;
   return Object.keys(slots).filter((slot) => Arena.of(slots[slot]) !== undefined);
 }
 

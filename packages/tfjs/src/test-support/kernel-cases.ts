@@ -1,5 +1,6 @@
 import {
   closureStepProgram,
+  composePrograms,
   copyProgram,
   type DirectionConfig,
   type ElementwiseProgram,
@@ -12,7 +13,7 @@ import {
 } from '@schedulefree/core';
 import { AdamWAlgorithm, RMSpropAlgorithm, ScheduleFreeWrapperAlgorithm } from '@schedulefree/wrapper';
 import * as tf from '@tensorflow/tfjs';
-import { composePrograms } from '../compose.js';
+
 import { runFused } from '../kernels/fused.js';
 
 const directions: DirectionConfig[] = [

@@ -5,7 +5,7 @@ import {
   defineProgram,
   type ElementwiseProgram,
   type EngineOptions,
-  OptimizerEngine,
+  OptimizerBase,
   type ParamsInput,
   ScheduleFreeError,
   validateOptions,
@@ -72,7 +72,7 @@ export function plainAlgorithm<O extends { lr: number }>(base: BaseAlgorithm<O>)
  * A plain (not Schedule-Free) optimizer over any backend: `step(grads)` updates the parameters.
  * The base optimizers of this package, usable on their own or handed to a Schedule-Free wrapper.
  */
-export class BaseOptimizer<T, O extends { lr: number }> extends OptimizerEngine<T, O> {
+export class BaseOptimizer<T, O extends { lr: number }> extends OptimizerBase<T, O> {
   constructor(
     /** The base algorithm this optimizer runs (what a wrapper fuses with). */
     readonly base: BaseAlgorithm<O>,
@@ -88,11 +88,7 @@ export class BaseOptimizer<T, O extends { lr: number }> extends OptimizerEngine<
    * non-finite gradient (`nonFiniteGrads: 'skip'`).
    */
   step(grads: Readonly<Record<string, T>>): boolean {
-    this.ensureUsable('step');
-    this.validateGroups();
-    if (!this.checkGrads(grads, 'step')) return false;
-    this.applyStep(grads);
-    return true;
+    return this.engine.now(this.engine.step(grads));
   }
 
   /**
@@ -105,11 +101,11 @@ export class BaseOptimizer<T, O extends { lr: number }> extends OptimizerEngine<
     backend: Backend<T>;
     groups: Array<{ params: Record<string, T> } & O>;
   } {
-    const { groups } = this.retire(`this optimizer was wrapped by ${to}; call the wrapper instead.`);
+    const groups = this.engine.handOver(`this optimizer was wrapped by ${to}; call the wrapper instead.`);
     check(groups.length > 0, 'INVALID_PARAMS', () => `${this.base.name}: nothing to wrap.`);
     return {
       base: this.base,
-      backend: this.backend,
+      backend: this.engine.backend,
       groups: groups.map((g) => ({ ...g.options, params: g.params })),
     };
   }

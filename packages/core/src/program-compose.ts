@@ -1,4 +1,5 @@
-import { defineProgram, type ElementwiseProgram, type ProgramRun } from '@schedulefree/core';
+import type { ProgramRun } from './algorithm.js';
+import { defineProgram, type ElementwiseProgram } from './program.js';
 
 const PREFIX = 'then_';
 const cache = new Map<string, ElementwiseProgram>();
