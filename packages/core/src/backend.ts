@@ -55,6 +55,8 @@ export interface TensorStorage<T> {
   capture?(grad: T): T;
   /** The flat layout: one new tensor holding `parts` end to end. */
   concat?(parts: readonly T[]): T;
+  /** The flat layout: new tensors holding consecutive parts of `t`, of these sizes (optional). */
+  split?(t: T, sizes: readonly number[]): T[];
 }
 
 /** One member of a group as a run sees it: a parameter, or (flat layout) the whole group. */

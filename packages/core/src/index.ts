@@ -15,6 +15,7 @@ export {
   type ReferenceDecay,
   referenceStepProgram,
 } from './algorithms/programs.js';
+export * from './async-optimizer.js';
 export * from './backend.js';
 export {
   type ClosureResult,

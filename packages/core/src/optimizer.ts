@@ -1,6 +1,7 @@
 import type { Algorithm } from './algorithm.js';
 import type { Backend } from './backend.js';
 import { type ClosureResult, Engine, type EngineHints, type ParamGroup } from './engine/engine.js';
+import { check } from './errors.js';
 import type { ParamsInput } from './inputs.js';
 import type { Mode, StateDict } from './state-dict.js';
 
@@ -61,8 +62,7 @@ export abstract class OptimizerBase<T, O extends object> {
    */
   evalParams(): Record<string, T> {
     const tensors = this.engine.now(this.engine.evalParams());
-    const layout = this.engine.layout();
-    return Object.fromEntries(layout.map((m, i) => [m.params[0].name, tensors[i]]));
+    return perParameter(this.engine, tensors);
   }
 
   /** The full optimizer state as plain JSON (survives `JSON.stringify`/`JSON.parse`). */
@@ -85,6 +85,38 @@ export abstract class OptimizerBase<T, O extends object> {
   dispose(): void {
     void this.engine.dispose();
   }
+}
+
+/**
+ * One tensor per parameter from one per member (splitting flat members, whose parts are new tensors).
+ */
+export function perParameter<T, O extends object>(
+  engine: Engine<T, O>,
+  tensors: readonly T[],
+): Record<string, T> {
+  const { storage } = engine.backend;
+  const out: Record<string, T> = {};
+  engine.layout().forEach((m, i) => {
+    if (m.params.length === 1) {
+      out[m.params[0].name] = tensors[i];
+      return;
+    }
+    check(
+      typeof storage.split === 'function',
+      'UNSUPPORTED',
+      () =>
+        `${engine.name}: ${engine.backend.name} keeps groups flat and cannot split them per parameter here.`,
+    );
+    const parts = storage.split(
+      tensors[i],
+      m.params.map((p) => p.size),
+    );
+    storage.dispose(tensors[i]);
+    m.params.forEach((p, j) => {
+      out[p.name] = parts[j];
+    });
+  });
+  return out;
 }
 
 /**

@@ -71,8 +71,9 @@ export class Scheduler {
   }
 
   /**
-   * Queues an asynchronous call: `prepare` runs now (checks and captures; a throw rejects the
-   * promise at once), `work` after every earlier call has taken effect.
+   * An asynchronous call: `prepare` runs now (checks and captures; a throw rejects the promise at
+   * once); `work` starts at once when nothing is pending (so on a synchronous backend it has taken
+   * effect when the call returns), otherwise after every earlier call has taken effect.
    */
   later<R>(method: string, prepare: () => () => Work<R>): Promise<R> {
     let work: () => Work<R>;
@@ -82,16 +83,26 @@ export class Scheduler {
     } catch (error) {
       return Promise.reject(error);
     }
-    const run = this.tail.then(() => {
+    const start = () => {
       this.running = method;
       return runAsync(work());
-    });
-    return this.track(method, run);
+    };
+    if (this.pending === 0) {
+      this.pending++;
+      return this.settleWith(start());
+    }
+    this.pending++;
+    return this.settleWith(this.tail.then(start));
   }
 
   private track<R>(method: string, run: Promise<R>): Promise<R> {
     this.pending++;
     this.running ??= method;
+    return this.settleWith(run);
+  }
+
+  /** Counts `run` as pending until it settles; later calls queue behind it. */
+  private settleWith<R>(run: Promise<R>): Promise<R> {
     const settle = () => {
       this.pending--;
       if (this.pending === 0) this.running = null;

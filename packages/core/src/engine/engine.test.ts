@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AdamWScheduleFreeAlgorithm,
+  AdamWScheduleFreeClosureAlgorithm,
+  type AdamWScheduleFreeOptions,
+  SGDScheduleFreeAlgorithm,
+} from '../algorithms/definitions.js';
+import { AsyncScheduleFreeClosureOptimizer, AsyncScheduleFreeOptimizer } from '../async-optimizer.js';
+import { ScheduleFreeError } from '../errors.js';
+import { ScheduleFreeClosureOptimizer, ScheduleFreeOptimizer } from '../optimizer.js';
+import { typedArrayBackend } from '../typed-array/backend.js';
+import type { TypedArray } from '../typed-array/ops.js';
+import { deferredBackend, flatDeviceBackend, sleep } from './test-backends.js';
+
+const N = 5;
+const init = () => ({
+  a: Float64Array.from({ length: N }, (_, i) => 0.3 * i - 0.5),
+  b: Float64Array.of(1, -2),
+});
+const gradAt = (s: number, n: number) =>
+  Float64Array.from({ length: n }, (_, i) => Math.sin(1.3 * s + 0.7 * i));
+const gradsAt = (s: number) => ({ a: gradAt(s, N), b: gradAt(s + 9, 2) });
+const codeOf = (error: unknown) => (error as ScheduleFreeError).code;
+
+async function rejection(promise: Promise<unknown>): Promise<ScheduleFreeError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as ScheduleFreeError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const asyncAdamW = (params = init(), log: string[] = []) =>
+  new AsyncScheduleFreeOptimizer<TypedArray, AdamWScheduleFreeOptions>(
+    AdamWScheduleFreeAlgorithm,
+    deferredBackend(log),
+    params,
+    { lr: 0.1, warmupSteps: 2 },
+  );
+
+describe('asynchronous calls take effect in call order, as if each were awaited', () => {
+  it('three un-awaited steps with a different lr set before each equal the awaited sequence, bit for bit', async () => {
+    const awaited = asyncAdamW();
+    await awaited.train();
+    for (const [s, lr] of [0.1, 0.02, 0.3].entries()) {
+      awaited.paramGroups[0].lr = lr;
+      await awaited.step(gradsAt(s));
+    }
+    await awaited.eval();
+
+    const params = init();
+    const queued = asyncAdamW(params);
+    void queued.train();
+    const steps = [0.1, 0.02, 0.3].map((lr, s) => {
+      queued.paramGroups[0].lr = lr;
+      return queued.step(gradsAt(s));
+    });
+    const done = queued.eval();
+    expect(params.a).toEqual(init().a); // nothing has happened yet
+    await Promise.all([...steps, done]);
+    expect((await queued.stateDict()).state).toEqual((await awaited.stateDict()).state);
+    expect(queued.groupState()).toEqual(awaited.groupState());
+    expect(params.a).toEqual(
+      (awaited as unknown as { engine: { params: { a: Float64Array } } }).engine.params.a,
+    );
+  });
+
+  it('captures gradient contents when the call is made: refilling the buffer afterwards changes nothing', async () => {
+    const reference = asyncAdamW();
+    await reference.train();
+    await reference.step(gradsAt(0));
+
+    const params = init();
+    const opt = asyncAdamW(params);
+    await opt.train();
+    const grads = gradsAt(0);
+    const pending = opt.step(grads);
+    grads.a.fill(1e6);
+    grads.b.fill(Number.NaN);
+    await pending;
+    expect((await opt.stateDict()).state).toEqual((await reference.stateDict()).state);
+  });
+
+  it('lets calls made before dispose() finish, and refuses calls made after it', async () => {
+    const log: string[] = [];
+    const opt = asyncAdamW(init(), log);
+    const train = opt.train();
+    const step = opt.step(gradsAt(0));
+    const disposed = opt.dispose();
+    expect(opt.isDisposed).toBe(true);
+    expect(codeOf(await rejection(opt.step(gradsAt(1))))).toBe('DISPOSED');
+    await expect(step).resolves.toBe(true);
+    await train;
+    await disposed;
+    expect(log.some((key) => key.startsWith('sf-fused'))).toBe(true);
+  });
+});
+
+describe('closure steps', () => {
+  const closureOpt = (params = init()) =>
+    new AsyncScheduleFreeClosureOptimizer(AdamWScheduleFreeClosureAlgorithm, deferredBackend(), params, {
+      lr: 0.1,
+    });
+
+  it('make calls issued while the closure runs wait for the step', async () => {
+    const opt = closureOpt();
+    await opt.step(() => gradsAt(0));
+    const saved = await opt.stateDict();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const order: string[] = [];
+    const first = opt.step(async () => {
+      await gate;
+      order.push('closure');
+      return { loss: 1.5, grads: gradsAt(1) };
+    });
+    const second = opt.step(() => {
+      order.push('second closure');
+      return gradsAt(2);
+    });
+    const load = opt.loadStateDict(saved).then(() => order.push('load'));
+    await sleep(5);
+    expect(order).toEqual([]);
+    release();
+    await expect(first).resolves.toBe(1.5);
+    await second;
+    await load;
+    expect(order).toEqual(['closure', 'second closure', 'load']);
+    expect(opt.groupState().k).toBe(1); // the load came last and restored the saved counters
+  });
+
+  it('refuse calls made from inside the closure', async () => {
+    const opt = closureOpt();
+    let inner: Promise<unknown> | undefined;
+    await opt.step(() => {
+      inner = opt.stateDict();
+      inner.catch(() => {});
+      return gradsAt(0);
+    });
+    const error = await rejection(inner!);
+    expect(error.code).toBe('UNSUPPORTED');
+    expect(error.message).toMatch(/inside the function passed to step\(closure\)/);
+  });
+
+  it('check options the closure sets before using them, and change nothing when they are invalid', async () => {
+    const params = init();
+    const opt = closureOpt(params);
+    await opt.step(() => gradsAt(0));
+    const before = await opt.stateDict();
+    const a = params.a.slice();
+    for (const bad of [Number.NaN, -1]) {
+      const error = await rejection(
+        opt.step(() => {
+          opt.paramGroups[0].lr = bad;
+          return gradsAt(1);
+        }),
+      );
+      expect(error.code).toBe('INVALID_OPTION');
+      expect(error.message).toMatch(/"lr"/);
+      expect(params.a).toEqual(a);
+      opt.paramGroups[0].lr = 0.1;
+      expect(await opt.stateDict()).toEqual(before);
+    }
+  });
+
+  it('on synchronous optimizers too', () => {
+    const params = init();
+    const opt = new ScheduleFreeClosureOptimizer(
+      AdamWScheduleFreeClosureAlgorithm,
+      typedArrayBackend(),
+      params,
+      {
+        lr: 0.1,
+      },
+    );
+    opt.step(() => gradsAt(0));
+    const a = params.a.slice();
+    const k = opt.groupState().k;
+    expect(() =>
+      opt.step(() => {
+        opt.paramGroups[0].lr = -1;
+        return gradsAt(1);
+      }),
+    ).toThrow(/"lr"/);
+    expect(params.a).toEqual(a);
+    expect(opt.groupState().k).toBe(k);
+    opt.paramGroups[0].lr = 0.1;
+    expect(() => opt.step(() => (opt.step(() => gradsAt(0)), gradsAt(1)))).toThrow(/inside the function/);
+    expect(params.a).toEqual(a);
+  });
+});
+
+describe('withEvalParams', () => {
+  it('refuses steps and mode switches from inside fn, leaving parameters and counters as they were', () => {
+    const params = init();
+    const opt = new ScheduleFreeOptimizer(SGDScheduleFreeAlgorithm, typedArrayBackend(), params, { lr: 0.5 });
+    opt.train();
+    opt.step(gradsAt(0));
+    const y = params.a.slice();
+    const k = opt.groupState().k;
+    expect(() =>
+      opt.withEvalParams(() => {
+        opt.train();
+        opt.step(gradsAt(1));
+      }),
+    ).toThrow(ScheduleFreeError);
+    expect(params.a).toEqual(y);
+    expect(opt.groupState().k).toBe(k);
+  });
+
+  it('keeps the optimizer busy while fn’s promise is pending, then restores y exactly', async () => {
+    const params = init();
+    const opt = new ScheduleFreeOptimizer(SGDScheduleFreeAlgorithm, typedArrayBackend(), params, { lr: 0.5 });
+    opt.train();
+    opt.step(gradsAt(0));
+    const y = params.a.slice();
+    const x = opt.evalParams().a;
+    let seen: Float64Array | undefined;
+    const pending = opt.withEvalParams(async () => {
+      await sleep(1);
+      seen = (params.a as Float64Array).slice();
+      return 7;
+    });
+    expect(() => opt.step(gradsAt(1))).toThrow(/has not finished/);
+    await expect(pending).resolves.toBe(7);
+    expect(seen).toEqual(x);
+    expect(params.a).toEqual(y);
+    opt.step(gradsAt(1));
+  });
+});
+
+describe('the flat layout with immutable runs and device-side gradient checks', () => {
+  it('matches the per-parameter layout and discards a step whose gradients are not finite', () => {
+    const flatParams = init();
+    const flat = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, flatDeviceBackend(), [
+      { params: flatParams, lr: 0.05 },
+    ]);
+    const plainParams = init();
+    const plain = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), plainParams, {
+      lr: 0.05,
+    });
+    for (const opt of [flat, plain]) {
+      opt.train();
+      for (let s = 0; s < 3; s++) opt.step(gradsAt(s));
+    }
+    expect(flat.stateDict()).toEqual(plain.stateDict());
+    expect(flat.evalParams()).toEqual(plain.evalParams());
+    const before = flat.stateDict();
+    const bad = gradsAt(4);
+    bad.b[1] = Number.POSITIVE_INFINITY;
+    expect(() => flat.step(bad)).toThrow(/NaN or Infinity/);
+    expect(flat.stateDict()).toEqual(before);
+    flat.eval();
+    plain.eval();
+    expect(flat.stateDict()).toEqual(plain.stateDict());
+  });
+});
