@@ -98,6 +98,7 @@ export interface RunReport {
 
 /** How programs run: synchronously, or returning a promise that settles when the run has happened. */
 export interface Execution<T> {
+  // biome-ignore lint/suspicious/noConfusingVoidType: a run may return nothing, at once or as a promise.
   run(request: RunRequest<T>): void | RunReport | PromiseLike<void | RunReport>;
 }
 

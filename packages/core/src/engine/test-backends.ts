@@ -27,7 +27,7 @@ export function deferredBackend(log: string[] = []): Backend<TypedArray> {
       run: (request) =>
         later(() => {
           log.push(request.program.key);
-          return base.execution.run(request) as void;
+          base.execution.run(request);
         }),
     },
   };
@@ -47,7 +47,10 @@ export function flatDeviceBackend(): Backend<TypedArray> {
       allFinite: () => null,
       split: (t, sizes) => {
         let at = 0;
-        return sizes.map((n) => t.slice(at, (at += n)));
+        return sizes.map((n) => {
+          at += n;
+          return t.slice(at - n, at);
+        });
       },
       concat(parts) {
         const out = new (parts[0].constructor as Float64ArrayConstructor)(
