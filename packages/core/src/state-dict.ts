@@ -12,8 +12,12 @@ export type Mode = 'train' | 'eval';
 
 export const STATE_FORMAT = 'schedulefree-state/1';
 
-/** Serialisable optimizer state: plain JSON, keyed by parameter name. */
-export interface StateDict {
+/**
+ * Serialisable optimizer state: plain JSON, keyed by parameter name. `V` is how a state buffer is
+ * held: number arrays in JSON; typed arrays or a backend's tensors are accepted when loading, and
+ * tensors are what an adapter saving through its library's own format gets.
+ */
+export interface StateDict<V = number[]> {
   format: typeof STATE_FORMAT;
   optimizer: string;
   mode: Mode;
@@ -24,7 +28,7 @@ export interface StateDict {
     initialized: boolean;
   }>;
   /** Parameter name → slot name → values (flattened row-major). Only for initialized groups. */
-  state: Record<string, Record<string, number[]>>;
+  state: Record<string, Record<string, V>>;
 }
 
 /** What to load into one current group. */
@@ -32,7 +36,7 @@ export interface GroupLoad {
   readonly group: number;
   readonly options: Record<string, unknown>;
   readonly slots: readonly SlotSpec[];
-  readonly saved: StateDict['groups'][number];
+  readonly saved: StateDict<unknown>['groups'][number];
 }
 
 /** Deep-copies option values (arrays such as `betas`) so user objects are never aliased. */
@@ -51,7 +55,8 @@ export function planStateLoad<O extends object>(
   algorithm: Algorithm<O>,
   groups: ReadonlyArray<readonly string[]>,
   sizeOf: ReadonlyMap<string, { group: number; size: number }>,
-  stateDict: StateDict,
+  stateDict: StateDict<unknown>,
+  measure: (value: unknown) => number | null = hostLength,
 ): GroupLoad[] {
   const where = `${algorithm.name}.loadStateDict`;
   const fail = (msg: string): never => {
@@ -100,10 +105,15 @@ export function planStateLoad<O extends object>(
         }
         const size = sizeOf.get(name)!.size;
         for (const s of got) {
-          const values = state[s];
-          if (!Array.isArray(values) || values.length !== size) {
+          const length = measure(state[s]);
+          if (length === null) {
             fail(
-              `slot "${s}" of parameter "${name}" has ${values?.length} values; the parameter has ${size} elements.`,
+              `slot "${s}" of parameter "${name}" is not an array of numbers (got ${describe(state[s])}).`,
+            );
+          }
+          if (length !== size) {
+            fail(
+              `slot "${s}" of parameter "${name}" has ${length} values; the parameter has ${size} elements.`,
             );
           }
         }
@@ -114,4 +124,17 @@ export function planStateLoad<O extends object>(
     }
     return { group: gi, options, slots, saved: g };
   });
+}
+
+/** Element count of a host buffer in a state dict (a number array or typed array), else null. */
+export function hostLength(value: unknown): number | null {
+  return Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))
+    ? (value as ArrayLike<number>).length
+    : null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return ArrayBuffer.isView(value) ? value.constructor.name : typeof value;
 }

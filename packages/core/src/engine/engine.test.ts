@@ -262,3 +262,41 @@ describe('the flat layout with immutable runs and device-side gradient checks', 
     expect(flat.stateDict()).toEqual(plain.stateDict());
   });
 });
+
+describe('state dicts', () => {
+  it('round-trip through tensors of the backend and through typed arrays, matched by name', () => {
+    const params = init();
+    const opt = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), params, {
+      lr: 0.1,
+    });
+    opt.train();
+    opt.step(gradsAt(0));
+    const json = opt.stateDict();
+    const engine = (opt as unknown as { engine: import('./engine.js').Engine<TypedArray, object> }).engine;
+    const tensors = engine.now(engine.stateTensors());
+    expect(tensors.state.a.z).toBeInstanceOf(Float64Array);
+    expect(Array.from(tensors.state.a.z)).toEqual(json.state.a.z);
+    tensors.state.a.z[0] = 123; // a copy: the optimizer's own state is untouched
+    expect(opt.stateDict()).toEqual(json);
+
+    const other = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), init(), {
+      lr: 0.1,
+    });
+    const typed = {
+      ...json,
+      state: Object.fromEntries(
+        Object.entries(json.state).map(([n, slots]) => [
+          n,
+          Object.fromEntries(Object.entries(slots).map(([k, v]) => [k, Float64Array.from(v)])),
+        ]),
+      ),
+    };
+    other.loadStateDict(typed as never);
+    expect(other.stateDict()).toEqual(json);
+    const broken = { ...json, state: { ...json.state, b: { ...json.state.b, v: 'abc' } } };
+    expect(() => other.loadStateDict(broken as never)).toThrow(
+      /slot "v" of parameter "b" is not an array of numbers/,
+    );
+    expect(other.stateDict()).toEqual(json);
+  });
+});

@@ -4,7 +4,14 @@ import { check } from '../errors.js';
 import { checkGradientRecord, nonFiniteMessage, normalizeGroups, type ParamsInput } from '../inputs.js';
 import { graphOf } from '../ir/graph-cache.js';
 import { composeRuns } from '../program-compose.js';
-import { cloneOptions, type Mode, planStateLoad, STATE_FORMAT, type StateDict } from '../state-dict.js';
+import {
+  cloneOptions,
+  hostLength,
+  type Mode,
+  planStateLoad,
+  STATE_FORMAT,
+  type StateDict,
+} from '../state-dict.js';
 import { type Member, type MemberView, memberSizes, type ParamPlace } from './layout.js';
 import { Scheduler } from './scheduler.js';
 import { immediate, type Work, wait, waitAll } from './work.js';
@@ -559,6 +566,11 @@ export class Engine<T, O extends object> {
         );
       }
     });
+    return { ...this.describe(options), state };
+  }
+
+  /** A state dict's header (everything but the buffers). */
+  private describe(options: readonly Options[]): StateDict<unknown> {
     return {
       format: STATE_FORMAT,
       optimizer: this.algorithm.name,
@@ -569,7 +581,7 @@ export class Engine<T, O extends object> {
         counters: { ...this.counters[gi] },
         initialized: this.initialized[gi],
       })),
-      state,
+      state: {},
     };
   }
 
@@ -578,7 +590,7 @@ export class Engine<T, O extends object> {
    * (matched by parameter name). Everything is checked first: a mismatch is a `STATE_MISMATCH` error
    * that changes nothing. Parameters are not part of the state: restore them alongside.
    */
-  loadStateDict(stateDict: StateDict): Operation<void> {
+  loadStateDict(stateDict: StateDict<number[] | ArrayLike<number> | T>): Operation<void> {
     return {
       method: 'loadStateDict',
       prepare: () => {
@@ -588,13 +600,14 @@ export class Engine<T, O extends object> {
     };
   }
 
-  private load(stateDict: StateDict): void {
+  private load(stateDict: StateDict<number[] | ArrayLike<number> | T>): void {
     const storage = this.backend.storage;
     const plans = planStateLoad(
       this.algorithm,
       this.paramGroups.map((g) => g.params),
       this.places,
       stateDict,
+      (value) => hostLength(value) ?? (storage.accepts(value) ? storage.size(value) : null),
     );
     // Build every new tensor first; only then replace anything.
     const created: T[] = [];
@@ -605,9 +618,7 @@ export class Engine<T, O extends object> {
         for (const member of this.groupMembers(plan.group)) {
           const slots: Record<string, T> = {};
           for (const spec of plan.slots) {
-            const host = new Float64Array(member.size);
-            for (const p of member.params) host.set(stateDict.state[p.name][spec.name], p.offset);
-            const tensor = storage.fromHost(host, member.slots.param);
+            const tensor = this.stateTensor(member, (p) => stateDict.state[p.name][spec.name]);
             created.push(tensor);
             slots[spec.name] = tensor;
           }
@@ -632,6 +643,55 @@ export class Engine<T, O extends object> {
       this.initialized[gi] = plan.saved.initialized;
     }
     this.currentMode = stateDict.mode;
+  }
+
+  /** One state buffer of a member from saved values: host numbers, or (one parameter) a tensor of this backend. */
+  private stateTensor(member: Member<T>, valueOf: (p: ParamPlace) => unknown): T {
+    const storage = this.backend.storage;
+    const values = member.params.map(valueOf);
+    if (values.length === 1 && hostLength(values[0]) === null) return storage.clone(values[0] as T);
+    const host = new Float64Array(member.size);
+    member.params.forEach((p, i) => {
+      check(
+        hostLength(values[i]) !== null,
+        'STATE_MISMATCH',
+        () =>
+          `${this.name}.loadStateDict: ${this.backend.name} keeps groups flat; pass state buffers as number arrays.`,
+      );
+      host.set(values[i] as ArrayLike<number>, p.offset);
+    });
+    return storage.fromHost(host, member.slots.param);
+  }
+
+  /**
+   * The state with its buffers as tensors of this backend (copies owned by the caller, no read), for
+   * adapters that save through their library's own format. Per-parameter layout only.
+   */
+  stateTensors(): Operation<StateDict<T>> {
+    return {
+      method: 'stateDict',
+      prepare: () => {
+        this.ensureUsable('stateDict');
+        check(
+          this.backend.capabilities.layout === 'per-parameter',
+          'UNSUPPORTED',
+          () => `${this.name}: state tensors are per parameter; this backend keeps groups flat.`,
+        );
+        const options = this.snapshotOptions();
+        return () =>
+          immediate(() => {
+            const dict = this.describe(options);
+            for (const member of this.members) {
+              if (!this.initialized[member.group]) continue;
+              const slots: Record<string, T> = {};
+              for (const [slot, t] of Object.entries(member.slots))
+                if (slot !== 'param') slots[slot] = this.backend.storage.clone(t);
+              dict.state[member.params[0].name] = slots;
+            }
+            return dict as StateDict<T>;
+          });
+      },
+    };
   }
 
   /**
