@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { CaseFile } from './cases.js';
 import { goldenCases } from './cases.js';
@@ -17,7 +18,7 @@ replay   replays every case of FILE (layout of golden.json; default: the bundled
          Cases with expected values are also compared, and a summary is printed to stderr.
          Exit status 1 if any case with expected values deviates beyond the dtype's tolerance.
 list     prints the available backends.
---module loads a third-party module exporting conformanceBackends().`;
+--module loads a third-party module exporting conformanceBackends(): a package name, or a file path.`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -37,7 +38,11 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const cwd = process.env.INIT_CWD ?? process.cwd();
-  const backends = await discoverBackends(values.module ?? []);
+  // A path (./x.ts, /abs/x.js) is a file relative to the working directory; anything else a package.
+  const modules = (values.module ?? []).map((spec) =>
+    /^\.{0,2}\//.test(spec) ? pathToFileURL(resolve(process.cwd(), spec)).href : spec,
+  );
+  const backends = await discoverBackends(modules);
   if (command === 'list') {
     for (const b of backends) console.log(`${b.name}\t${b.dtype}`);
     return 0;

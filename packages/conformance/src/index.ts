@@ -3,6 +3,7 @@
  * trajectories, random differential cases, invariants and error behaviour.
  * @packageDocumentation
  */
+export * from './algorithms.js';
 export * from './backend.js';
 export * from './cases.js';
 export * from './compare.js';

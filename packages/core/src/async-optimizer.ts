@@ -2,6 +2,7 @@ import type { Algorithm } from './algorithm.js';
 import type { Backend } from './backend.js';
 import { type ClosureResult, Engine, type EngineHints, type ParamGroup } from './engine/engine.js';
 import type { ParamsInput } from './inputs.js';
+import { perParameter } from './optimizer.js';
 import type { Mode, StateDict } from './state-dict.js';
 
 /**
@@ -62,6 +63,15 @@ export abstract class AsyncOptimizerBase<T, O extends object> {
   /** Resolves once every call made so far has taken effect. */
   ready(): Promise<void> {
     return this.engine.settled();
+  }
+
+  /**
+   * The parameters at x as new tensors of the backend (one per parameter), owned by the caller, as
+   * they are once the calls made before this one have taken effect. Adapters expose it in their
+   * own terms (host arrays, library tensors).
+   */
+  protected evalParamTensors(): Promise<Record<string, T>> {
+    return this.engine.later(this.engine.evalParams()).then((tensors) => perParameter(this.engine, tensors));
   }
 
   /** The full optimizer state as plain JSON, as it is once the calls made before this one have taken effect. */

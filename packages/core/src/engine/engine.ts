@@ -646,9 +646,9 @@ export class Engine<T, O extends object> {
   }
 
   /** One state buffer of a member from saved values: host numbers, or (one parameter) a tensor of this backend. */
-  private stateTensor(member: Member<T>, valueOf: (p: ParamPlace) => unknown): T {
+  private stateTensor(member: Member<T>, savedValues: (p: ParamPlace) => unknown): T {
     const storage = this.backend.storage;
-    const values = member.params.map(valueOf);
+    const values = member.params.map(savedValues);
     if (values.length === 1 && hostLength(values[0]) === null) return storage.clone(values[0] as T);
     const host = new Float64Array(member.size);
     member.params.forEach((p, i) => {
