@@ -2,10 +2,13 @@ import {
   BACKEND_SPEC_VERSION,
   type Backend,
   compileLoop,
+  compileReduction,
   type Execution,
   type KernelPlan,
   type LoopKernel,
   planFor,
+  type ReduceRequest,
+  type ReductionKernel,
   type RunRequest,
   scalarValues,
   type TensorStorage,
@@ -73,6 +76,28 @@ function runProgram({ graph, scalars, members }: RunRequest<NumberArray>): void 
   }
 }
 
+const reductions = new WeakMap<KernelPlan, ReductionKernel>();
+
+/** Sums of a reduction's terms (ScheduleFree+'s Σ|g| and Σ g·(z − x)) over one group, in float64. */
+function reduceProgram({ graph, scalars, members }: ReduceRequest<NumberArray>): number[] {
+  const plan = planFor(graph, scalars);
+  let kernel = reductions.get(plan);
+  if (!kernel) {
+    kernel = compileReduction(plan);
+    reductions.set(plan, kernel);
+  }
+  const sums = Object.keys(graph.outputs).map(() => 0);
+  for (const { slots } of members) {
+    kernel(
+      graph.inputs.map((name) => slots[name]),
+      scalarValues(plan, scalars),
+    ).forEach((v, j) => {
+      sums[j] += v;
+    });
+  }
+  return sums;
+}
+
 const onLaterTask = <R>(fn: () => R): Promise<R> =>
   new Promise((resolve, reject) =>
     setTimeout(() => {
@@ -87,8 +112,11 @@ const onLaterTask = <R>(fn: () => R): Promise<R> =>
 /** The backend: synchronous, or `deferred` (runs and reads complete later). */
 export function numberArrayBackend(options: NumberArrayBackendOptions = {}): Backend<NumberArray> {
   const execution: Execution<NumberArray> = options.deferred
-    ? { run: (request) => onLaterTask(() => runProgram(request)) }
-    : { run: runProgram };
+    ? {
+        run: (request) => onLaterTask(() => runProgram(request)),
+        reduce: (request) => onLaterTask(() => reduceProgram(request)),
+      }
+    : { run: runProgram, reduce: reduceProgram };
   return {
     specVersion: BACKEND_SPEC_VERSION,
     name: options.deferred ? 'number-array-deferred' : 'number-array',
@@ -96,6 +124,6 @@ export function numberArrayBackend(options: NumberArrayBackendOptions = {}): Bac
       ? { ...storage, read: (a) => onLaterTask(() => Float64Array.from(a)) }
       : storage,
     execution,
-    capabilities: { layout: 'per-parameter', dtype: 'float64' },
+    capabilities: { layout: 'per-parameter', dtype: 'float64', reductions: true },
   };
 }

@@ -17,6 +17,7 @@ function replayBackend(deferred: boolean): Promise<ReplayBackend> {
   return algorithmReplayBackend({
     name: deferred ? 'number-array-deferred' : 'number-array',
     dtype: 'float64',
+    features: ['frozen-params', 'schedule-free-plus'],
     create({ algorithm, params, options }) {
       const arrays = Array.isArray(params)
         ? params.map((g) => ({ ...g, params: toArrays(g.params) }))
@@ -26,9 +27,10 @@ function replayBackend(deferred: boolean): Promise<ReplayBackend> {
       return {
         train: async () => void (closure ? undefined : await (opt as { train(): unknown }).train()),
         eval: async () => void (closure ? undefined : await (opt as { eval(): unknown }).eval()),
-        step: async (grads) => {
-          const g = toArrays(grads);
-          await (opt.step as (arg: unknown) => unknown)(closure ? () => g : g);
+        step: async (grads, loss) => {
+          const g = Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v && Array.from(v)]));
+          const step = (opt.step as (arg: unknown, extras?: { loss?: number }) => unknown).bind(opt);
+          await (closure ? step(() => ({ loss, grads: g })) : step(g, { loss }));
         },
         params: () => toHost(opt.params),
         evalParams: async () => toHost(await opt.evalParams()),

@@ -1,5 +1,5 @@
 import { type Algorithm, scheduleFreeAlgorithms } from '@schedulefree/core';
-import type { ReplayBackend, ReplaySubject } from './backend.js';
+import type { ReplayBackend, ReplayFeature, ReplaySubject } from './backend.js';
 import { type CaseSpec, flattenRecord } from './cases.js';
 
 /**
@@ -81,6 +81,8 @@ export interface CaseRun {
 export async function algorithmReplayBackend(options: {
   readonly name: string;
   readonly dtype: 'float32' | 'float64';
+  /** What the adapter supports beyond the basics (frozen parameters, ScheduleFree+). */
+  readonly features?: readonly ReplayFeature[];
   /** Why a resolved case cannot run here (beyond what the registries say), or null. */
   readonly supports?: (run: Omit<CaseRun, 'params'>) => string | null;
   readonly create: (run: CaseRun) => ReplaySubject | Promise<ReplaySubject>;
@@ -94,6 +96,7 @@ export async function algorithmReplayBackend(options: {
   return {
     name: options.name,
     dtype: options.dtype,
+    features: options.features ?? [],
     supports(spec) {
       const found = resolved(spec);
       return typeof found === 'string' ? found : null;

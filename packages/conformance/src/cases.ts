@@ -14,7 +14,10 @@ export interface CaseSpec {
   groups?: Array<{ params: string[]; options: Record<string, unknown> }>;
   params: Record<string, NestedNumbers>;
   steps: Array<{
-    grads: Record<string, NestedNumbers>;
+    /** `null` for a parameter without a gradient at this step. */
+    grads: Record<string, NestedNumbers | null>;
+    /** The loss at y passed to the step (ScheduleFree+). */
+    loss?: number;
     y?: Record<string, NestedNumbers>;
     z?: Record<string, NestedNumbers>;
     x?: Record<string, NestedNumbers>;
@@ -41,6 +44,25 @@ export function flatten(values: NestedNumbers): number[] {
 /** Flattens every entry of a record. */
 export function flattenRecord(record: Record<string, NestedNumbers>): Record<string, number[]> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, flatten(v)]));
+}
+
+/** Flattens a step's gradients, keeping `null` for parameters without one. */
+export function flattenGrads(record: Record<string, NestedNumbers | null>): Record<string, number[] | null> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v === null ? null : flatten(v)]));
+}
+
+/** The features beyond the basics a case needs (see `ReplayFeature`). */
+export function caseFeatures(spec: CaseSpec): Array<'frozen-params' | 'schedule-free-plus'> {
+  const features: Array<'frozen-params' | 'schedule-free-plus'> = [];
+  if (spec.steps.some((s) => Object.values(s.grads).some((g) => g === null))) features.push('frozen-params');
+  if (spec.optimizer === 'AdamCScheduleFreePlusPaper') features.push('schedule-free-plus');
+  return features;
+}
+
+/** Why a backend with these features cannot replay a case, or null. */
+export function missingFeatures(spec: CaseSpec, features: readonly string[] = []): string | null {
+  const missing = caseFeatures(spec).filter((f) => !features.includes(f));
+  return missing.length > 0 ? `needs ${missing.join(' and ')}, which this backend does not declare` : null;
 }
 
 /** Whether a class takes `step(closure)` and keeps x in its parameters. */

@@ -1,5 +1,5 @@
 import * as core from '@schedulefree/core';
-import type { HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
+import type { HostGrads, HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
 import { type CaseSpec, flattenRecord, isClosureClass } from './cases.js';
 
 type TypedArray = Float32Array | Float64Array;
@@ -13,7 +13,7 @@ export interface TypedArrayOptimizerLike {
   dispose(): void;
   train?(): unknown;
   eval?(): unknown;
-  step(arg: unknown): unknown;
+  step(arg: unknown, extras?: { loss?: number }): unknown;
 }
 
 /**
@@ -26,23 +26,14 @@ export type TypedArrayFactory = (
   execution: core.TypedArrayExecution,
 ) => TypedArrayOptimizerLike | null;
 
-const coreClasses: Record<string, new (params: never, options: never) => TypedArrayOptimizerLike> = {
-  SGDScheduleFree: core.SGDScheduleFree,
-  SGDScheduleFreeClosure: core.SGDScheduleFreeClosure,
-  SGDScheduleFreeReference: core.SGDScheduleFreeReference,
-  AdamWScheduleFree: core.AdamWScheduleFree,
-  AdamWScheduleFreeClosure: core.AdamWScheduleFreeClosure,
-  AdamWScheduleFreeReference: core.AdamWScheduleFreeReference,
-  AdamWScheduleFreePaper: core.AdamWScheduleFreePaper,
-  RAdamScheduleFree: core.RAdamScheduleFree,
-  RAdamScheduleFreeClosure: core.RAdamScheduleFreeClosure,
-};
-
-/** Constructs the nine core classes. */
+/** Constructs every class of the core's registry over typed arrays. */
 export const coreFactory: TypedArrayFactory = (spec, params, execution) => {
-  const Cls = coreClasses[spec.optimizer];
-  if (!Cls || spec.base) return null;
-  return new Cls(params as never, { ...spec.options, execution } as never);
+  const algorithm = (core.scheduleFreeAlgorithms as Record<string, core.Algorithm<object>>)[spec.optimizer];
+  if (!algorithm || spec.base) return null;
+  const backend = core.typedArrayBackendFor(algorithm.name, execution);
+  const Facade =
+    algorithm.kind === 'closure' ? core.ScheduleFreeClosureOptimizer : core.ScheduleFreeOptimizer;
+  return new Facade(algorithm, backend, params, spec.options) as TypedArrayOptimizerLike;
 };
 
 /** Groups a case's flat parameters as its `groups` field says. */
@@ -64,14 +55,15 @@ export function typedArraySubject(
   ctor: ArrayCtor,
   closure: boolean,
 ): ReplaySubject {
-  const convert = (grads: HostRecord) =>
-    Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, ctor.from(v)]));
+  const convert = (grads: HostGrads) =>
+    Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v === null ? null : ctor.from(v)]));
   return {
     train: () => void (closure ? undefined : optimizer.train?.()),
     eval: () => void (closure ? undefined : optimizer.eval?.()),
-    step: (grads) => {
+    step: (grads, loss) => {
       const converted = convert(grads);
-      optimizer.step(closure ? () => converted : converted);
+      if (closure) optimizer.step(() => (loss === undefined ? converted : { loss, grads: converted }));
+      else optimizer.step(converted, loss === undefined ? undefined : { loss });
     },
     params: () => hostRecord(optimizer.params),
     evalParams: () => hostRecord(optimizer.evalParams()),
@@ -103,6 +95,7 @@ export function typedArrayReplayBackend(
   return {
     name,
     dtype,
+    features: ['frozen-params', 'schedule-free-plus'],
     create(spec) {
       const optimizer = build(spec);
       if (!optimizer) throw new Error(`${spec.optimizer} is not available on ${name}`);

@@ -5,7 +5,13 @@ import { defineConformanceSuite } from './suite.js';
 const backends = coreReplayBackends();
 const reference = backends.find((b) => b.name === 'core-f64')!;
 const wrapperOnly = { skip: {} as Record<string, string> };
-for (const name of ['wrapper-sgd', 'wrapper-rmsprop', 'wrapper-adam-b1-0', 'wrapper-reference-adamw']) {
+for (const name of [
+  'wrapper-sgd',
+  'wrapper-rmsprop',
+  'wrapper-adam-b1-0',
+  'wrapper-reference-adamw',
+  'wrapper-adam-frozen',
+]) {
   wrapperOnly.skip[name] = 'wrapper classes are tested in @schedulefree/wrapper';
 }
 

@@ -1,3 +1,4 @@
+import type { ReplayBackend } from './backend.js';
 import type { CaseSpec } from './cases.js';
 
 /** A small seeded PRNG (mulberry32), so random cases are reproducible from their seed. */
@@ -69,6 +70,19 @@ function randomWrapperOptions(random: () => number, optimizer: string): Pick<Cas
 
 /** Random options valid for a class. */
 function randomOptions(random: () => number, optimizer: string): Record<string, unknown> {
+  if (optimizer === 'AdamCScheduleFreePlusPaper') {
+    return {
+      lr: uniform(random, 0.1, 1),
+      betas: [pick(random, [0.8, 0.9]), pick(random, [0.95, 0.99])],
+      sfBeta1: pick(random, [0.9, 0.95]),
+      weightDecay: pick(random, [0, 0, 5, 20]),
+      r: pick(random, [0, 0.5]),
+      polyakBeta: pick(random, [0, 0, 0.9]),
+      cWarmup: pick(random, [0, 0, 2]),
+      sfBeta1AnnealSteps: pick(random, [0, 0, 4]),
+      weightLrPower: pick(random, [2, 1]),
+    };
+  }
   const common = {
     weightDecay: pick(random, [0, 0, 0.01, 0.1]),
     r: pick(random, [0, 0, 0.5, 1]),
@@ -104,6 +118,13 @@ export const randomCaseOptimizers = [
   'RAdamScheduleFreeClosure',
 ] as const;
 
+/** The classes drawn for a backend: the nine, plus ScheduleFree+ where it declares support. */
+export function optimizersFor(backend: Pick<ReplayBackend, 'features'>): readonly string[] {
+  return backend.features?.includes('schedule-free-plus')
+    ? [...randomCaseOptimizers, 'AdamCScheduleFreePlusPaper']
+    : randomCaseOptimizers;
+}
+
 /** The wrapper classes of @schedulefree/wrapper, for backends that support them. */
 export const wrapperCaseOptimizers = ['ScheduleFreeWrapper', 'ScheduleFreeWrapperReference'] as const;
 
@@ -114,6 +135,7 @@ export const wrapperCaseOptimizers = ['ScheduleFreeWrapper', 'ScheduleFreeWrappe
 export function randomCase(
   seed: number,
   optimizer: string = pick(rng(seed), randomCaseOptimizers),
+  { frozen = false }: { frozen?: boolean } = {},
 ): CaseSpec {
   const random = rng(seed * 7919 + 17);
   const nParams = 1 + Math.floor(random() * 3);
@@ -122,8 +144,14 @@ export function randomCase(
   const vector = (n: number, scale: number) => Array.from({ length: n }, () => scale * normal(random));
   const params = Object.fromEntries(names.map((n, i) => [n, vector(sizes[i], 1)]));
   const nSteps = 3 + Math.floor(random() * 8);
-  const steps = Array.from({ length: nSteps }, () => ({
-    grads: Object.fromEntries(names.map((n, i) => [n, vector(sizes[i], pick(random, [0.1, 1, 3]))])),
+  const polyak = optimizer === 'AdamCScheduleFreePlusPaper';
+  // With `frozen`, the last parameter has no gradient at some steps (the first one included).
+  const frozenAt = (step: number, i: number) => frozen && i === nParams - 1 && step % 3 !== 1;
+  const steps = Array.from({ length: nSteps }, (_, step) => ({
+    grads: Object.fromEntries(
+      names.map((n, i) => [n, frozenAt(step, i) ? null : vector(sizes[i], pick(random, [0.1, 1, 3]))]),
+    ),
+    ...(polyak ? { loss: uniform(random, 0.1, 5) } : {}),
   }));
   const wrapper = optimizer.startsWith('ScheduleFreeWrapper');
   const { options, base } = wrapper
@@ -138,7 +166,7 @@ export function randomCase(
         ]
       : undefined;
   return {
-    name: `random-${optimizer}${base ? `-${base.type}` : ''}-${seed}`,
+    name: `random-${optimizer}${base ? `-${base.type}` : ''}${frozen ? '-frozen' : ''}-${seed}`,
     optimizer,
     options,
     ...(base ? { base } : {}),
@@ -153,8 +181,10 @@ export function randomCases(
   count: number,
   firstSeed = 1,
   optimizers: readonly string[] = randomCaseOptimizers,
+  { frozen = false }: { frozen?: boolean } = {},
 ): CaseSpec[] {
+  // With `frozen`, every third case has a parameter without gradients at some steps.
   return Array.from({ length: count }, (_, i) =>
-    randomCase(firstSeed + i, optimizers[i % optimizers.length]),
+    randomCase(firstSeed + i, optimizers[i % optimizers.length], { frozen: frozen && i % 3 === 2 }),
   );
 }

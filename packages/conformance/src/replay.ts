@@ -1,5 +1,5 @@
-import type { HostRecord, ReplayBackend } from './backend.js';
-import { type CaseSpec, flattenRecord } from './cases.js';
+import type { HostGrads, HostRecord, ReplayBackend } from './backend.js';
+import { type CaseSpec, flattenGrads, missingFeatures } from './cases.js';
 
 /** What `replay` writes for one case (the CLI's output layout). */
 export interface CaseResult {
@@ -17,6 +17,13 @@ export function toHost(record: Record<string, number[]>): HostRecord {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
 }
 
+/** A step's gradients as host arrays (`null` kept). */
+export function stepGrads(step: CaseSpec['steps'][number]): HostGrads {
+  return Object.fromEntries(
+    Object.entries(flattenGrads(step.grads)).map(([k, v]) => [k, v === null ? null : Float64Array.from(v)]),
+  );
+}
+
 function toPlain(record: HostRecord): Record<string, number[]> {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Array.from(v)]));
 }
@@ -27,14 +34,14 @@ function toPlain(record: HostRecord): Record<string, number[]> {
  */
 export async function replayCase(backend: ReplayBackend, spec: CaseSpec): Promise<CaseResult> {
   const result: CaseResult = { name: spec.name, steps: [], evalParams: {} };
-  const unsupported = backend.supports?.(spec);
+  const unsupported = missingFeatures(spec, backend.features) ?? backend.supports?.(spec);
   if (unsupported) return { ...result, error: unsupported };
   let subject: Awaited<ReturnType<ReplayBackend['create']>> | undefined;
   try {
     subject = await backend.create(spec);
     await subject.train();
     for (const step of spec.steps) {
-      await subject.step(toHost(flattenRecord(step.grads)));
+      await subject.step(stepGrads(step), step.loss);
       result.steps.push({ params: toPlain(await subject.params()) });
     }
     await subject.eval();

@@ -1,9 +1,9 @@
 import type { HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
 import { tolerances } from './backend.js';
-import { type CaseSpec, flattenRecord, goldenCases } from './cases.js';
+import { type CaseSpec, flattenRecord, goldenCases, missingFeatures } from './cases.js';
 import { compareResults, compareToExpected } from './compare.js';
-import { randomCases } from './random.js';
-import { replayCase, toHost } from './replay.js';
+import { optimizersFor, randomCases } from './random.js';
+import { replayCase, stepGrads, toHost } from './replay.js';
 
 /** The subset of a test runner's API the suite needs (vitest, jest and mocha all fit). */
 export interface TestApi {
@@ -16,7 +16,7 @@ export interface TestApi {
 export interface SuiteOptions {
   /** Backend to compare random cases against (default: none, random cases are skipped). */
   reference?: ReplayBackend;
-  /** Number of random differential cases (default 27: three per class). */
+  /** Number of random differential cases (default: three per class). */
   randomCases?: number;
   /** Classes the random cases are drawn from (default: the nine core classes). */
   randomOptimizers?: readonly string[];
@@ -68,7 +68,7 @@ function stored(record: HostRecord, dtype: 'float32' | 'float64'): HostRecord {
   return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v.map(Math.fround)]));
 }
 
-const firstGrads = (spec: CaseSpec, step = 0) => toHost(flattenRecord(spec.steps[step].grads));
+const firstGrads = (spec: CaseSpec, step = 0) => stepGrads(spec.steps[step]) as HostRecord;
 const caseNamed = (name: string) =>
   goldenCases.find((c) => c.name === name) ?? fail(`no golden case ${name}`);
 
@@ -104,7 +104,7 @@ export function defineConformanceSuite(
   describe(`conformance: ${backend.name}`, () => {
     describe('golden trajectories', () => {
       for (const spec of goldenCases) {
-        const reason = options.skip?.[spec.name];
+        const reason = options.skip?.[spec.name] ?? missingFeatures(spec, backend.features);
         if (reason) {
           it.skip?.(`${spec.name} (${reason})`, () => {});
           continue;
@@ -122,10 +122,12 @@ export function defineConformanceSuite(
     });
 
     const reference = options.reference;
-    const count = options.randomCases ?? 27;
+    const count = options.randomCases ?? 3 * (options.randomOptimizers ?? optimizersFor(backend)).length;
     if (reference && count > 0) {
       describe(`random differential cases against ${reference.name}`, () => {
-        for (const spec of randomCases(count, 1, options.randomOptimizers)) {
+        const frozen = backend.features?.includes('frozen-params') === true;
+        const optimizers = options.randomOptimizers ?? optimizersFor(backend);
+        for (const spec of randomCases(count, 1, optimizers, { frozen })) {
           it(
             spec.name,
             async () => {
@@ -180,7 +182,7 @@ export function defineConformanceSuite(
           const spec = caseNamed(name);
           await withSubject(backend, spec, async (s) => {
             await s.train();
-            for (const step of spec.steps) await s.step(toHost(flattenRecord(step.grads)));
+            for (const step of spec.steps) await s.step(stepGrads(step), step.loss);
             const y = await s.params();
             const x = await s.evalParams();
             await s.eval();
@@ -213,7 +215,7 @@ export function defineConformanceSuite(
             await withSubject(backend, spec, async (s) => {
               await s.train();
               for (const step of spec.steps) {
-                await s.step(toHost(flattenRecord(step.grads)));
+                await s.step(stepGrads(step), step.loss);
                 trajectory.push(await s.evalParams());
               }
             });

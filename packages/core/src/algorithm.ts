@@ -1,4 +1,4 @@
-import type { ElementwiseProgram } from './program.js';
+import type { ElementwiseProgram, ReductionProgram } from './program.js';
 
 /**
  * How the stored parameter relates to the three sequences:
@@ -30,6 +30,20 @@ export interface StepPlan extends ProgramRun {
   readonly counters: Counters;
 }
 
+/** What planning a step may need beyond options and counters. */
+export interface StepContext {
+  /** The loss at y, for algorithms that take one (`needsLoss`). */
+  readonly loss?: number;
+  /** The sums of the algorithm's reduction over every parameter with a gradient, by term. */
+  readonly sums?: Readonly<Record<string, number>>;
+}
+
+/** A reduction with the scalar values of one run. */
+export interface ReductionRun {
+  readonly program: ReductionProgram;
+  readonly scalars: Readonly<Record<string, number>>;
+}
+
 /**
  * One optimizer algorithm: its options, validation, state layout, scalar schedule and programs.
  * Pure data and functions; the {@link OptimizerEngine} owns buffers, groups and modes.
@@ -52,4 +66,22 @@ export interface Algorithm<O extends object> {
   moveTo(options: O, target: 'x' | 'y'): ProgramRun;
   /** Summary statistics of a group for logging (scheduled lr etc.). */
   describe?(options: O, counters: Counters): Record<string, number>;
+  /**
+   * Counters kept per parameter rather than per group, as PyTorch's base optimizers keep `step` in
+   * each parameter's state: a parameter without a gradient at a step does not advance them. The
+   * engine plans a group once per distinct set of values.
+   */
+  readonly memberCounters?: readonly string[];
+  /** Whether every step needs the loss at y (ScheduleFree+'s Polyak step size). */
+  readonly needsLoss?: boolean;
+  /**
+   * Two-phase steps: the reduction to run over every parameter with a gradient before planning the
+   * step; its sums reach {@link planSteps} through the context.
+   */
+  reduction?(options: readonly O[], counters: readonly Counters[]): ReductionRun;
+  /**
+   * Plans every group's step at once, for algorithms whose groups share per-step values; when
+   * present the engine uses it instead of {@link planStep} for steps.
+   */
+  planSteps?(options: readonly O[], counters: readonly Counters[], context: StepContext): StepPlan[];
 }

@@ -1,6 +1,12 @@
 import type { Algorithm } from './algorithm.js';
 import type { Backend } from './backend.js';
-import { type ClosureResult, Engine, type EngineHints, type ParamGroup } from './engine/engine.js';
+import {
+  type ClosureResult,
+  Engine,
+  type EngineHints,
+  type ParamGroup,
+  type StepExtras,
+} from './engine/engine.js';
 import type { ParamsInput } from './inputs.js';
 import { perParameter } from './optimizer.js';
 import type { Mode, StateDict } from './state-dict.js';
@@ -88,6 +94,11 @@ export abstract class AsyncOptimizerBase<T, O extends object> {
     return this.engine.later(this.engine.loadStateDict(stateDict));
   }
 
+  /** Adds a parameter group (e.g. layers to unfreeze), taking effect after earlier calls. */
+  addParamGroup(group: { params: Readonly<Record<string, T>> } & Partial<O>): Promise<void> {
+    return this.engine.later(this.engine.addParamGroup(group));
+  }
+
   /**
    * Releases everything the optimizer created. Calls made before it still take effect; any call made
    * after it throws `DISPOSED`.
@@ -117,8 +128,8 @@ export class AsyncScheduleFreeOptimizer<T, O extends object> extends AsyncOptimi
    * refilling a host buffer afterwards does not change this step. Resolves to false if the step was
    * skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). On an error nothing has changed.
    */
-  step(grads: Readonly<Record<string, T>>): Promise<boolean> {
-    return this.engine.later(this.engine.step(grads));
+  step(grads: Readonly<Record<string, T | null>>, extras?: StepExtras): Promise<boolean> {
+    return this.engine.later(this.engine.step(grads as Readonly<Record<string, T>>, extras));
   }
 
   /**
@@ -141,7 +152,11 @@ export class AsyncScheduleFreeClosureOptimizer<T, O extends object> extends Asyn
    * made from inside it are refused. If it fails, returns bad gradients or sets invalid options,
    * the parameters are restored exactly and nothing else changes.
    */
-  step(closure: () => ClosureResult<T> | PromiseLike<ClosureResult<T>>): Promise<number | undefined> {
-    return this.engine.later(this.engine.closureStep(closure));
+  step(
+    closure: () => ClosureResult<T | null> | PromiseLike<ClosureResult<T | null>>,
+  ): Promise<number | undefined> {
+    return this.engine.later(
+      this.engine.closureStep(closure as () => ClosureResult<T> | PromiseLike<ClosureResult<T>>),
+    );
   }
 }

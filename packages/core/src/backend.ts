@@ -1,6 +1,6 @@
 import { ScheduleFreeError } from './errors.js';
 import type { Graph } from './ir/graph.js';
-import { type ElementwiseProgram, runEager } from './program.js';
+import { type ElementwiseProgram, type ReductionProgram, runEager } from './program.js';
 import type { DType, HostArray, TensorOps } from './tensor-ops.js';
 
 /**
@@ -71,6 +71,11 @@ export interface MemberRun<T> {
   readonly gradParts?: readonly T[];
   /** Element count of each parameter of the member, in order. */
   readonly sizes: readonly number[];
+  /**
+   * Flat layout: which parameters of the member have no gradient this step (true = frozen); their
+   * elements must keep every slot's value. Absent when every parameter has one.
+   */
+  readonly frozen?: readonly boolean[];
 }
 
 /** One program run over one parameter group. */
@@ -96,8 +101,23 @@ export interface RunReport {
   readonly gradientsFinite?: boolean;
 }
 
+/** A reduction over one parameter group (members whose gradients are absent are left out). */
+export interface ReduceRequest<T> {
+  readonly program: ReductionProgram;
+  readonly graph: Graph;
+  readonly scalars: Readonly<Record<string, number>>;
+  readonly group: number;
+  readonly members: ReadonlyArray<MemberRun<T>>;
+}
+
 /** How programs run: synchronously, or returning a promise that settles when the run has happened. */
 export interface Execution<T> {
+  /**
+   * The sum over every element of every member of each term of a reduction, in
+   * `program.outputs` order. Needed by algorithms with a reduction (ScheduleFree+); declare it with
+   * {@link Capabilities.reductions}.
+   */
+  reduce?(request: ReduceRequest<T>): readonly number[] | PromiseLike<readonly number[]>;
   // biome-ignore lint/suspicious/noConfusingVoidType: a run may return nothing, at once or as a promise.
   run(request: RunRequest<T>): void | RunReport | PromiseLike<void | RunReport>;
 }
@@ -117,6 +137,8 @@ export interface Capabilities {
   readonly immutable?: boolean;
   /** Runs can check the gradients on the device ({@link RunRequest.checkGradients}). */
   readonly deviceFiniteCheck?: boolean;
+  /** The execution implements `reduce` (two-phase algorithms such as ScheduleFree+). */
+  readonly reductions?: boolean;
   /** Element type of the arithmetic, when fixed (float32 backends); undefined when it follows the data. */
   readonly dtype?: DType;
 }

@@ -7,6 +7,7 @@ export type ScheduleFreeErrorCode =
   | 'SHAPE_MISMATCH'
   | 'DTYPE_MISMATCH'
   | 'NON_FINITE_GRAD'
+  | 'INVALID_LOSS'
   | 'WRONG_MODE'
   | 'STATE_MISMATCH'
   | 'DISPOSED'

@@ -15,6 +15,7 @@ export {
   type ReferenceDecay,
   referenceStepProgram,
 } from './algorithms/programs.js';
+export * from './algorithms/schedule-free-plus.js';
 export * from './async-optimizer.js';
 export * from './backend.js';
 export {
@@ -25,6 +26,7 @@ export {
   type EngineOptions,
   type Operation,
   type ParamGroup,
+  type StepExtras,
 } from './engine/engine.js';
 export type { MemberView, ParamPlace } from './engine/layout.js';
 export { immediate, isThenable, type Work, wait, waitAll } from './engine/work.js';

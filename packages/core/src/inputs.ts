@@ -64,6 +64,13 @@ export interface GradientShapeInspector<T> {
   problem(name: string, grad: T): string | null;
   /** Number of elements. */
   size(grad: T): number;
+  /**
+   * Accepts parameters without a gradient this step (`null` or `undefined` given for a known name,
+   * and, with `omitted: 'freeze'`, names left out), reporting each. Without it they are errors.
+   */
+  frozen?(name: string): void;
+  /** What a name left out of the record means when `frozen` is given (default `'error'`). */
+  omitted?: 'error' | 'freeze';
 }
 
 /**
@@ -94,11 +101,14 @@ export function checkGradientRecord<T>(
   const checked: Array<[string, T]> = [];
   for (const [name, p] of params) {
     const grad = grads[name];
-    check(
-      grad != null,
-      'MISSING_GRAD',
-      () =>
-        `${where}: no gradient for parameter "${name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
+    if (grad == null && inspect.frozen && (name in grads || inspect.omitted === 'freeze')) {
+      inspect.frozen(name);
+      continue;
+    }
+    check(grad != null, 'MISSING_GRAD', () =>
+      inspect.frozen
+        ? `${where}: no gradient for parameter "${name}". Pass one for every parameter, or null for a parameter without a gradient this step (it is left unchanged); or create the optimizer with { omittedGrads: 'freeze' } to treat names left out the same way.`
+        : `${where}: no gradient for parameter "${name}". Pass a gradient for every parameter (zeros for one that did not contribute).`,
     );
     const problem = inspect.problem(name, grad);
     check(problem === null, 'DTYPE_MISMATCH', () => `${where}: gradient "${name}": ${problem}.`);

@@ -1,11 +1,17 @@
 import type { Algorithm } from './algorithm.js';
 import type { Backend } from './backend.js';
-import { type ClosureResult, Engine, type EngineHints, type ParamGroup } from './engine/engine.js';
+import {
+  type ClosureResult,
+  Engine,
+  type EngineHints,
+  type ParamGroup,
+  type StepExtras,
+} from './engine/engine.js';
 import { check } from './errors.js';
 import type { ParamsInput } from './inputs.js';
 import type { Mode, StateDict } from './state-dict.js';
 
-export type { ClosureResult, EngineOptions, ParamGroup } from './engine/engine.js';
+export type { ClosureResult, EngineOptions, ParamGroup, StepExtras } from './engine/engine.js';
 
 /**
  * What every synchronous optimizer object shares: a façade over the {@link Engine} for backends
@@ -81,6 +87,14 @@ export abstract class OptimizerBase<T, O extends object> {
     this.engine.now(this.engine.loadStateDict(stateDict));
   }
 
+  /**
+   * Adds a parameter group (e.g. layers to unfreeze): options not given come from the constructor's.
+   * Its state starts at its first step; `stateDict` saves it with the others.
+   */
+  addParamGroup(group: { params: Readonly<Record<string, T>> } & Partial<O>): void {
+    this.engine.now(this.engine.addParamGroup(group));
+  }
+
   /** Frees every buffer the optimizer created (not the parameters). Any later call throws `DISPOSED`. */
   dispose(): void {
     void this.engine.dispose();
@@ -138,10 +152,12 @@ export class ScheduleFreeOptimizer<T, O extends object> extends OptimizerBase<T,
 
   /**
    * One optimizer step with gradients (taken at the current parameters, i.e. at y) keyed by parameter
-   * name. Returns false if the step was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`).
+   * name; `null` for a parameter without a gradient this step (it is left unchanged). `extras.loss` is
+   * the loss at y, which ScheduleFree+ needs. Returns false if the step was skipped for a non-finite
+   * gradient (`nonFiniteGrads: 'skip'`).
    */
-  step(grads: Readonly<Record<string, T>>): boolean {
-    return this.engine.now(this.engine.step(grads));
+  step(grads: Readonly<Record<string, T | null>>, extras?: StepExtras): boolean {
+    return this.engine.now(this.engine.step(grads as Readonly<Record<string, T>>, extras));
   }
 
   /**
@@ -164,7 +180,7 @@ export class ScheduleFreeClosureOptimizer<T, O extends object> extends Optimizer
    * `{ loss, grads }`). Returns the loss, if the closure gave one. If the closure throws, returns bad
    * gradients or sets invalid options, parameters are restored exactly and nothing else changes.
    */
-  step(closure: () => ClosureResult<T>): number | undefined {
-    return this.engine.now(this.engine.closureStep(closure));
+  step(closure: () => ClosureResult<T | null>): number | undefined {
+    return this.engine.now(this.engine.closureStep(closure as () => ClosureResult<T>));
   }
 }

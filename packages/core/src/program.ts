@@ -51,3 +51,22 @@ export function runEager<T>(
     if (value !== slots[name]) ops.assign(slots[name], value);
   }
 }
+
+/**
+ * Sums over every element of every parameter of one or more elementwise terms (ScheduleFree+
+ * reduces |g| and g·(z − x)): the only values that cross parameters. Traced like an elementwise
+ * program; its `outputs` name the terms, which are not slots. A backend's `reduce` returns the sum
+ * of each term, in `outputs` order.
+ */
+export interface ReductionProgram extends ElementwiseProgram {
+  readonly reduction: true;
+}
+
+/** Defines a reduction, checking that its terms are not input slots. */
+export function defineReduction(program: Omit<ReductionProgram, 'reduction'>): ReductionProgram {
+  for (const term of program.outputs) {
+    if (program.inputs.includes(term))
+      throw new Error(`reduction ${program.key}: term "${term}" is an input slot`);
+  }
+  return Object.freeze({ ...program, reduction: true as const });
+}

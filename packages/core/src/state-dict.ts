@@ -25,6 +25,8 @@ export interface StateDict<V = number[]> {
     params: string[];
     options: Record<string, unknown>;
     counters: Record<string, number>;
+    /** Counters kept per parameter (see `Algorithm.memberCounters`), by parameter name. */
+    paramCounters?: Record<string, Record<string, number>>;
     initialized: boolean;
   }>;
   /** Parameter name → slot name → values (flattened row-major). Only for initialized groups. */

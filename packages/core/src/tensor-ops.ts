@@ -12,7 +12,7 @@
  */
 
 /** Version of the {@link TensorOps} contract. Bumped on any change an adapter must react to. */
-export const TENSOR_OPS_SPEC_VERSION = 1 as const;
+export const TENSOR_OPS_SPEC_VERSION = 2 as const;
 
 /** Element types the optimizers support. */
 export type DType = 'float32' | 'float64';
@@ -32,6 +32,8 @@ export interface TensorOps<T, S = number> {
   mul(a: T, b: T): T;
   div(a: T, b: T): T;
   sqrt(a: T): T;
+  /** `|a|` (since version 2: the reductions of ScheduleFree+ take the L1 norm of the gradients). */
+  abs(a: T): T;
   /** `a + s`, with `s` broadcast. */
   addScalar(a: T, s: S): T;
   /** `a * s`, with `s` broadcast. */

@@ -32,6 +32,7 @@ export class GpuTensorOps implements TensorOps<GpuTensor, number> {
   mul = (): GpuTensor => notElementwise('mul');
   div = (): GpuTensor => notElementwise('div');
   sqrt = (): GpuTensor => notElementwise('sqrt');
+  abs = (): GpuTensor => notElementwise('abs');
   addScalar = (): GpuTensor => notElementwise('addScalar');
   mulScalar = (): GpuTensor => notElementwise('mulScalar');
   divScalar = (): GpuTensor => notElementwise('divScalar');

@@ -91,7 +91,7 @@ export function onnxReplayBackend(
           if (!closure) await (optimizer as OnnxScheduleFreeOptimizer<object>).eval();
         },
         step: async (grads) => {
-          const converted = convert(grads);
+          const converted = convert(grads as HostRecord);
           if (closure) await (optimizer as OnnxScheduleFreeClosureOptimizer<object>).step(() => converted);
           else await (optimizer as OnnxScheduleFreeOptimizer<object>).step(converted);
         },

@@ -38,6 +38,7 @@ const strictFloat32: TensorOps<Float32Array, number> = {
   name: 'strict-f32',
   add: (a, b) => map(a, (x, i) => x + b[i]),
   sub: (a, b) => map(a, (x, i) => x - b[i]),
+  abs: (a) => map(a, Math.abs),
   mul: (a, b) => map(a, (x, i) => x * b[i]),
   div: (a, b) => map(a, (x, i) => x / b[i]),
   sqrt: (a) => map(a, Math.sqrt),

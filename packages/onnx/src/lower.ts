@@ -196,6 +196,8 @@ export function lowerGraph(ir: Graph, options: LowerOptions): LoweredGraph {
         return node.name;
       case 'sqrt':
         return b.op('Sqrt', [names[node.args[0]]], out);
+      case 'abs':
+        return b.op('Abs', [names[node.args[0]]], out);
       case 'lerp': {
         const [a, c, w] = node.args;
         const diff = b.op('Sub', [names[c], names[a]]);

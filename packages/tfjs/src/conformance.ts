@@ -143,7 +143,7 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
         },
         async step(grads) {
           await use();
-          const named = tensors(grads);
+          const named = tensors(grads as HostRecord);
           try {
             if (!closure) {
               if (steps === 'async') await optimizer.applyGradientsAsync(named);

@@ -43,6 +43,7 @@ export class TfjsOps implements TensorOps<tf.Tensor, number> {
   mul = (a: tf.Tensor, b: tf.Tensor) => tf.mul(a, b);
   div = (a: tf.Tensor, b: tf.Tensor) => tf.div(a, b);
   sqrt = (a: tf.Tensor) => tf.sqrt(a);
+  abs = (a: tf.Tensor) => tf.abs(a);
   addScalar = (a: tf.Tensor, s: number) => tf.add(a, s);
   mulScalar = (a: tf.Tensor, s: number) => tf.mul(a, s);
   divScalar = (a: tf.Tensor, s: number) => tf.div(a, s);

@@ -145,6 +145,8 @@ export function scheduleFreeWrapperAlgorithm<O extends { lr: number }>(
     base,
     validate: (o: Readonly<Record<string, unknown>>, where: string) => validateBaseOptions(base, o, where),
     slots: (o: O) => [...own, ...base.slots(o).map((slot) => ({ ...slot, name: prefixed(slot.name) }))],
+    // The base's counters (its step count) live in each parameter's state in PyTorch.
+    memberCounters: Object.keys(base.initialCounters()).map(prefixed),
     initialCounters: () => {
       const counters: Record<string, number> = { k: 0, lrMax: 0, weightSum: 0, scheduledLr: 0 };
       for (const [k, v] of Object.entries(base.initialCounters())) counters[prefixed(k)] = v;

@@ -27,6 +27,7 @@ import {
   type ReferenceDecay,
   referenceStepProgram,
 } from './programs.js';
+import { AdamCScheduleFreePlusPaperAlgorithm } from './schedule-free-plus.js';
 
 /** Options every Schedule-Free class shares. */
 export interface ScheduleOptions {
@@ -341,4 +342,5 @@ export const scheduleFreeAlgorithms = {
   AdamWScheduleFreePaper: AdamWScheduleFreePaperAlgorithm,
   RAdamScheduleFree: RAdamScheduleFreeAlgorithm,
   RAdamScheduleFreeClosure: RAdamScheduleFreeClosureAlgorithm,
+  AdamCScheduleFreePlusPaper: AdamCScheduleFreePlusPaperAlgorithm,
 } as const;

@@ -300,3 +300,83 @@ describe('state dicts', () => {
     expect(other.stateDict()).toEqual(json);
   });
 });
+
+describe('parameters without a gradient, parameter groups added later, and the loss', () => {
+  it('leaves a parameter whose gradient is null untouched while the counters advance', () => {
+    const params = init();
+    const opt = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), params, {
+      lr: 0.1,
+    });
+    opt.train();
+    opt.step(gradsAt(0));
+    const b = params.b.slice();
+    const state = opt.stateDict().state.b;
+    opt.step({ a: gradAt(1, N), b: null });
+    expect(params.b).toEqual(b);
+    expect(opt.stateDict().state.b).toEqual(state);
+    expect(opt.groupState().k).toBe(2);
+    expect(() => opt.step({ a: gradAt(2, N) })).toThrow(/null for a parameter without a gradient/);
+    const freezing = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), init(), {
+      omittedGrads: 'freeze',
+    });
+    freezing.train();
+    expect(freezing.step({ a: gradAt(2, N) })).toBe(true);
+    expect(
+      () =>
+        new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), init(), {
+          omittedGrads: 1,
+        }),
+    ).toThrow(/omittedGrads/);
+  });
+
+  it('adds a parameter group that starts from the constructor options and is saved with the others', () => {
+    const params = init();
+    const opt = new ScheduleFreeOptimizer(
+      AdamWScheduleFreeAlgorithm,
+      typedArrayBackend(),
+      { a: params.a },
+      {
+        lr: 0.07,
+      },
+    );
+    opt.train();
+    opt.step({ a: gradAt(0, N) });
+    expect(() => opt.addParamGroup({ params: { a: params.b } })).toThrow(/more than one group/);
+    expect(() => opt.addParamGroup({ params: { c: params.a } })).toThrow(/same tensor/);
+    expect(() => opt.addParamGroup({ params: { b: params.b }, lr: -1 })).toThrow(/"lr"/);
+    expect(opt.paramGroups).toHaveLength(1);
+    opt.addParamGroup({ params: { b: params.b }, weightDecay: 0.5 });
+    expect(opt.paramGroups[1]).toMatchObject({ lr: 0.07, weightDecay: 0.5, params: ['b'] });
+    opt.step(gradsAt(1));
+    expect(opt.groupState(0).k).toBe(2);
+    expect(opt.groupState(1).k).toBe(1);
+    const saved = opt.stateDict();
+    expect(saved.groups).toHaveLength(2);
+    const copy = new ScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, typedArrayBackend(), [
+      { params: { a: params.a.slice() } },
+      { params: { b: params.b.slice() } },
+    ]);
+    copy.loadStateDict(saved);
+    expect(copy.stateDict()).toEqual(saved);
+  });
+
+  it('refuses a missing or non-finite loss where the algorithm needs one, changing nothing', async () => {
+    const { AdamCScheduleFreePlusPaper } = await import('../typed-array/classes.js');
+    const params = init();
+    const opt = new AdamCScheduleFreePlusPaper(params);
+    opt.train();
+    for (const loss of [undefined, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => opt.step(gradsAt(0), { loss })).toThrow(/needs the loss/);
+    }
+    expect(opt.groupState().k).toBe(0);
+    expect(params.a).toEqual(init().a);
+    opt.step(gradsAt(0), { loss: 2 });
+    expect(opt.groupState().k).toBe(1);
+    // Every gradient zero: the reference divides by zero; here the Polyak step is 0 and nothing moves.
+    const still = init();
+    const zero = new AdamCScheduleFreePlusPaper(still);
+    zero.train();
+    zero.step({ a: new Float64Array(N), b: new Float64Array(2) }, { loss: 1 });
+    expect(still).toEqual(init());
+  });
+});

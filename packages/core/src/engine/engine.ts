@@ -1,4 +1,4 @@
-import type { Algorithm, AlgorithmKind, Counters, ProgramRun } from '../algorithm.js';
+import type { Algorithm, AlgorithmKind, Counters, ProgramRun, StepContext, StepPlan } from '../algorithm.js';
 import { type Backend, checkBackend, type MemberRun, type RunReport } from '../backend.js';
 import { check } from '../errors.js';
 import { checkGradientRecord, nonFiniteMessage, normalizeGroups, type ParamsInput } from '../inputs.js';
@@ -23,6 +23,18 @@ export interface EngineOptions {
    * `'skip'` skips the whole step (no buffer or counter changes) and the step reports false.
    */
   nonFiniteGrads?: 'throw' | 'skip';
+  /**
+   * What a gradient record that leaves a parameter out means: `'error'` (default: a typo must not
+   * silently freeze a layer) or `'freeze'` (the parameter has no gradient this step and is left
+   * unchanged, as an explicit `null` always means).
+   */
+  omittedGrads?: 'error' | 'freeze';
+}
+
+/** What `step` may be given besides the gradients. */
+export interface StepExtras {
+  /** The loss at y, for algorithms that need it (ScheduleFree+'s Polyak step size). */
+  readonly loss?: number;
 }
 
 /** A parameter group as exposed to users: its options (mutable between steps) and parameter names. */
@@ -68,16 +80,20 @@ const MOVES: ReadonlySet<AlgorithmKind> = new Set(['fused', 'reference']);
 type Options = Record<string, unknown>;
 
 /** One group's program run, with what it consumes. */
-interface GroupRun {
+interface GroupRun<T> {
   readonly gi: number;
   readonly run: ProgramRun;
+  /** The members to run (default: the whole group). */
+  readonly members?: readonly Member<T>[];
 }
 
 /** A backup of parameters taken before moving them, to put them back exactly. */
 interface ParamBackup<T> {
   /** Tensors the moves must not release (the backups themselves, on immutable backends). */
   readonly keep: ReadonlySet<T>;
-  restore(): void;
+  /** Puts parameters back: all of them, or those of the members `only` selects (the rest stay backed up). */
+  restore(only?: (member: Member<T>) => boolean): void;
+  /** Drops what is still backed up, keeping the parameters as they are. */
   release(): void;
 }
 
@@ -100,10 +116,15 @@ export class Engine<T, O extends object> {
   readonly name: string;
   private readonly members: Member<T>[] = [];
   private readonly places = new Map<string, ParamPlace>();
+  /** Per-parameter counters of algorithms that keep some (`Algorithm.memberCounters`). */
+  private readonly memberValues = new Map<Member<T>, Record<string, number>>();
   private counters: Counters[];
   private initialized: boolean[];
   private currentMode: Mode = 'eval';
   private readonly nonFiniteGrads: 'throw' | 'skip';
+  private readonly omittedGrads: 'error' | 'freeze';
+  /** The constructor's algorithm options over the defaults: what a group added later starts from. */
+  private readonly baseOptions: Options;
   private readonly scheduler: Scheduler;
   private readonly hints: EngineHints;
   private disposed = false;
@@ -126,7 +147,7 @@ export class Engine<T, O extends object> {
       () =>
         `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(options) ? 'an array' : JSON.stringify(options)}.`,
     );
-    const { nonFiniteGrads = 'throw', ...algorithmOptions } = options as Options;
+    const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...algorithmOptions } = options as Options;
     check(
       nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
       'INVALID_OPTION',
@@ -134,14 +155,42 @@ export class Engine<T, O extends object> {
         `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
     );
     this.nonFiniteGrads = nonFiniteGrads;
-    const storage = backend.storage;
+    check(
+      omittedGrads === 'error' || omittedGrads === 'freeze',
+      'INVALID_OPTION',
+      () =>
+        `${where}: option "omittedGrads" must be 'error' or 'freeze', got ${JSON.stringify(omittedGrads)}.`,
+    );
+    this.omittedGrads = omittedGrads;
+    check(
+      algorithm.reduction === undefined || backend.capabilities.reductions === true,
+      'UNSUPPORTED',
+      () =>
+        `${where}: this algorithm reduces over all parameters each step, which the ${backend.name} backend does not implement (capabilities.reductions).`,
+    );
+    this.baseOptions = cloneOptions({ ...algorithm.defaults, ...algorithmOptions });
     const groups = normalizeGroups<T, O>(where, init.params);
-    const seen = new Map<T, string>();
-    const names = new Set<string>();
-    this.paramGroups = groups.map(({ params: tensors, overrides }, gi) => {
-      const groupWhere = groups.length > 1 ? `${where} (param group ${gi})` : where;
-      const merged = cloneOptions({ ...algorithm.defaults, ...algorithmOptions, ...overrides }) as O;
-      algorithm.validate(merged as Options, groupWhere);
+    const checked = this.checkNewGroups(groups, where);
+    this.paramGroups = [];
+    this.counters = [];
+    this.initialized = [];
+    checked.forEach((g) => this.appendGroup(g.tensors, g.options));
+  }
+
+  /** Checks groups to be added (options, names, tensors); returns their merged options. */
+  private checkNewGroups(
+    groups: ReadonlyArray<{ params: Readonly<Record<string, T>>; overrides: Partial<O> }>,
+    where: string,
+  ): Array<{ tensors: Readonly<Record<string, T>>; options: O }> {
+    const { storage } = this.backend;
+    const seen = new Map<T, string>(this.members.map((m) => [m.slots.param, m.params[0].name]));
+    const names = new Set<string>(this.places.keys());
+    const first = this.paramGroups?.length ?? 0;
+    return groups.map(({ params: tensors, overrides }, i) => {
+      const gi = first + i;
+      const groupWhere = first + groups.length > 1 ? `${where} (param group ${gi})` : where;
+      const options = cloneOptions({ ...this.baseOptions, ...overrides }) as O;
+      this.algorithm.validate(options as Options, groupWhere);
       for (const [name, tensor] of Object.entries(tensors)) {
         check(
           !names.has(name),
@@ -153,7 +202,7 @@ export class Engine<T, O extends object> {
         check(
           storage.accepts(tensor),
           'INVALID_PARAMS',
-          () => `${where}: parameter "${name}" is not a tensor this backend (${backend.name}) accepts.`,
+          () => `${where}: parameter "${name}" is not a tensor this backend (${this.backend.name}) accepts.`,
         );
         const twin = seen.get(tensor);
         check(
@@ -164,11 +213,18 @@ export class Engine<T, O extends object> {
         );
         seen.set(tensor, name);
       }
-      return Object.assign(merged, { params: Object.freeze(Object.keys(tensors)) }) as ParamGroup<O>;
+      return { tensors, options };
     });
-    groups.forEach(({ params: tensors }, gi) => this.addMembers(gi, tensors));
-    this.counters = this.paramGroups.map(() => algorithm.initialCounters());
-    this.initialized = this.paramGroups.map(() => false);
+  }
+
+  private appendGroup(tensors: Readonly<Record<string, T>>, options: O): void {
+    const gi = this.paramGroups.length;
+    this.paramGroups.push(
+      Object.assign(options, { params: Object.freeze(Object.keys(tensors)) }) as ParamGroup<O>,
+    );
+    this.addMembers(gi, tensors);
+    this.counters.push(this.algorithm.initialCounters());
+    this.initialized.push(false);
   }
 
   private addMembers(gi: number, tensors: Readonly<Record<string, T>>): void {
@@ -196,6 +252,7 @@ export class Engine<T, O extends object> {
         slots: { param: storage.concat!(parts) },
         ownsParam: true,
       });
+      this.resetMemberCounters(this.members.at(-1)!);
       return;
     }
     for (const name of names) {
@@ -214,7 +271,14 @@ export class Engine<T, O extends object> {
         slots: { param: tensors[name] },
         ownsParam: false,
       });
+      this.resetMemberCounters(this.members.at(-1)!);
     }
+  }
+
+  /** A member's per-parameter counters back to their initial values (or to `from`). */
+  private resetMemberCounters(member: Member<T>, from: Counters = this.algorithm.initialCounters()): void {
+    const names = this.algorithm.memberCounters ?? [];
+    if (names.length > 0) this.memberValues.set(member, Object.fromEntries(names.map((n) => [n, from[n]])));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -261,7 +325,14 @@ export class Engine<T, O extends object> {
 
   /** The programs the next step would run (pure: nothing changes), e.g. to compile them ahead. */
   nextSteps(): ProgramRun[] {
-    return this.snapshotOptions().map((o, gi) => this.algorithm.planStep(o as O, this.counters[gi]));
+    // The programs' structure does not depend on the loss or the reductions' values.
+    const options = this.snapshotOptions();
+    const sums = this.algorithm.reduction
+      ? Object.fromEntries(
+          this.algorithm.reduction(options as O[], this.counters).program.outputs.map((t) => [t, 0]),
+        )
+      : undefined;
+    return this.planSteps(options, { loss: 0, sums });
   }
 
   /** Resolves once every call made so far has taken effect. */
@@ -331,7 +402,7 @@ export class Engine<T, O extends object> {
    * One step with gradients keyed by parameter name, taken at the stored parameters (y). Reports
    * false when skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`).
    */
-  step(grads: Readonly<Record<string, T>>): Operation<boolean> {
+  step(grads: Readonly<Record<string, T>>, extras: StepExtras = {}): Operation<boolean> {
     return {
       method: 'step',
       prepare: (deferred) => {
@@ -342,11 +413,13 @@ export class Engine<T, O extends object> {
           () => `${this.name}.step() needs a closure returning the gradients: step(() => grads).`,
         );
         const options = this.snapshotOptions();
+        const loss = extras?.loss;
+        this.checkLoss(loss, 'step');
         const captured = deferred ? this.captureGrads(grads) : { grads, release() {} };
         const engine = this;
         return function* () {
           try {
-            return yield* engine.stepWork(captured.grads, options);
+            return yield* engine.stepWork(captured.grads, options, loss);
           } finally {
             captured.release();
           }
@@ -355,7 +428,7 @@ export class Engine<T, O extends object> {
     };
   }
 
-  private *stepWork(grads: Readonly<Record<string, T>>, options: Options[]): Work<boolean> {
+  private *stepWork(grads: Readonly<Record<string, T>>, options: Options[], loss?: number): Work<boolean> {
     if (MOVES.has(this.algorithm.kind)) {
       check(
         this.currentMode === 'train',
@@ -364,18 +437,199 @@ export class Engine<T, O extends object> {
           `${this.name}.step() was called in eval mode, where the parameters hold x (the average). Call optimizer.train() before training steps, and optimizer.eval() before evaluating or saving.${this.hints.wrongMode ? ` ${this.hints.wrongMode}` : ''}`,
       );
     }
-    const verdict = yield* this.checkGrads(grads, 'step');
+    return yield* this.applyStep(grads, options, loss, 'step');
+  }
+
+  /**
+   * A step once the gradients are known: check them, create state the step needs, run the
+   * algorithm's reduction if it has one, plan every group, run, commit. With `moves` (the closure
+   * forms), frozen parameters are put back from the backup and train/eval classes end at x.
+   */
+  private *applyStep(
+    grads: Readonly<Record<string, T>>,
+    options: readonly Options[],
+    loss: number | undefined,
+    method: string,
+    moves?: ParamBackup<T>,
+  ): Work<boolean> {
+    const verdict = yield* this.checkGrads(grads, method);
     if (verdict.skip) return false;
-    const plans = options.map((o, gi) => this.algorithm.planStep(o as O, this.counters[gi]));
-    const finite = yield* this.execute(
-      plans.map((run, gi) => ({ gi, run })),
-      options,
-      grads,
-      verdict.deviceCheck,
-    );
-    if (!finite) return this.deviceNonFinite('step');
+    const frozen = verdict.frozen;
+    const composeToX = moves !== undefined && MOVES.has(this.algorithm.kind);
+    if (composeToX && frozen.size > 0) this.assertCanFreeze(frozen, method);
+    const fresh: number[] = [];
+    let plans: StepPlan[];
+    let memberUpdates: Map<Member<T>, Record<string, number>>;
+    let finite: boolean;
+    try {
+      for (let gi = 0; gi < this.paramGroups.length; gi++) {
+        if (this.initialized[gi]) continue;
+        this.initState(gi, options[gi]);
+        fresh.push(gi);
+      }
+      const context: { loss?: number; sums?: Record<string, number> } = { loss };
+      if (this.algorithm.reduction) context.sums = yield* this.reduce(options, grads, frozen);
+      const planned = this.planGroups(options, context, frozen);
+      plans = planned.plans;
+      memberUpdates = planned.memberUpdates;
+      const runs = planned.runs.map((r) => ({
+        ...r,
+        run: composeToX ? composeRuns(r.run, this.algorithm.moveTo(options[r.gi] as O, 'x')) : r.run,
+      }));
+      finite = yield* this.execute(runs, grads, verdict.deviceCheck, frozen, moves?.keep);
+    } catch (error) {
+      for (const gi of fresh) this.releaseState(gi);
+      throw error;
+    }
+    if (!finite) {
+      for (const gi of fresh) this.releaseState(gi);
+      return this.deviceNonFinite(method);
+    }
+    for (const gi of fresh) this.initialized[gi] = true;
+    // A train/eval class in its closure form ends at x: frozen parameters go back exactly. Closure
+    // classes keep the reference's quirk: a frozen parameter that has state stays extrapolated (at y).
+    if (composeToX && frozen.size > 0) moves!.restore((m) => m.params.every((p) => frozen.has(p.name)));
     this.counters = plans.map((p) => p.counters);
+    for (const [member, values] of memberUpdates) this.memberValues.set(member, values);
     return true;
+  }
+
+  /**
+   * The runs of a step: one per group, or, for algorithms with per-parameter counters, one per
+   * distinct set of those counters among the members that have a gradient (they advance; frozen
+   * members keep theirs). Returns each group's new counters and the members' new per-parameter ones.
+   */
+  private planGroups(
+    options: readonly Options[],
+    context: StepContext,
+    frozen: ReadonlySet<string>,
+  ): { plans: StepPlan[]; runs: GroupRun<T>[]; memberUpdates: Map<Member<T>, Record<string, number>> } {
+    const names = this.algorithm.memberCounters ?? [];
+    const memberUpdates = new Map<Member<T>, Record<string, number>>();
+    if (names.length === 0 || this.algorithm.planSteps) {
+      const plans = this.planSteps(options, context);
+      return { plans, runs: plans.map((run, gi) => ({ gi, run })), memberUpdates };
+    }
+    const plans: StepPlan[] = [];
+    const runs: GroupRun<T>[] = [];
+    options.forEach((o, gi) => {
+      const partitions = new Map<string, Member<T>[]>();
+      for (const member of this.groupMembers(gi)) {
+        const some = member.params.filter((p) => frozen.has(p.name)).length;
+        if (some === member.params.length) continue;
+        check(
+          some === 0,
+          'UNSUPPORTED',
+          () =>
+            `${this.name}.step: ${this.algorithm.name} counts steps per parameter, but the ${this.backend.name} backend keeps "${member.params[0].name}" in one buffer with parameters that have no gradient this step. Give them a gradient (zeros), or put them in their own parameter group.`,
+        );
+        const key = JSON.stringify(this.memberValues.get(member));
+        partitions.set(key, [...(partitions.get(key) ?? []), member]);
+      }
+      let plan = this.algorithm.planStep(o as O, this.counters[gi]);
+      for (const members of partitions.values()) {
+        plan = this.algorithm.planStep(o as O, {
+          ...this.counters[gi],
+          ...this.memberValues.get(members[0]),
+        });
+        runs.push({ gi, run: plan, members });
+        const next = Object.fromEntries(names.map((n) => [n, plan.counters[n]]));
+        for (const m of members) memberUpdates.set(m, next);
+      }
+      plans.push(plan);
+    });
+    return { plans, runs, memberUpdates };
+  }
+
+  /** Every group's step plan for this context (groups planned together when the algorithm couples them). */
+  private planSteps(options: readonly Options[], context: StepContext): StepPlan[] {
+    const { algorithm } = this;
+    if (algorithm.planSteps) return algorithm.planSteps(options as readonly O[], this.counters, context);
+    return options.map((o, gi) => algorithm.planStep(o as O, this.counters[gi]));
+  }
+
+  /** Runs the algorithm's reduction over every parameter with a gradient; sums in float64. */
+  private *reduce(
+    options: readonly Options[],
+    grads: Readonly<Record<string, T>>,
+    frozen: ReadonlySet<string>,
+  ): Work<Record<string, number>> {
+    const { program, scalars } = this.algorithm.reduction!(options as readonly O[], this.counters);
+    const reduce = this.backend.execution.reduce!;
+    const pending: Array<readonly number[] | PromiseLike<readonly number[]>> = [];
+    for (let gi = 0; gi < this.paramGroups.length; gi++) {
+      const members = this.groupMembers(gi)
+        .map((m) => memberRun(m, grads, frozen))
+        .filter((r): r is MemberRun<T> => r !== null);
+      if (members.length === 0) continue;
+      pending.push(reduce({ program, graph: graphOf(program), scalars, group: gi, members }));
+    }
+    const results = yield* waitAll(pending);
+    const sums: Record<string, number> = {};
+    program.outputs.forEach((term, j) => {
+      sums[term] = results.reduce((total, r) => total + r[j], 0);
+    });
+    return sums;
+  }
+
+  /** A step that moves parameters cannot leave part of a flat member behind. */
+  private assertCanFreeze(frozen: ReadonlySet<string>, method: string): void {
+    for (const m of this.members) {
+      const some = m.params.some((p) => frozen.has(p.name));
+      check(
+        !some || m.params.every((p) => frozen.has(p.name)),
+        'UNSUPPORTED',
+        () =>
+          `${this.name}.${method}(closure): parameter "${m.params.find((p) => frozen.has(p.name))!.name}" has no gradient, but the ${this.backend.name} backend keeps it in one buffer with parameters that have one; a closure step cannot leave it at x. Give it a gradient (zeros), or put it in its own parameter group.`,
+      );
+    }
+  }
+
+  /** Refuses a missing or non-finite loss where the algorithm needs one, and a loss that is not a number. */
+  private checkLoss(loss: unknown, method: string): void {
+    const where = `${this.name}.${method}`;
+    if (this.algorithm.needsLoss) {
+      check(
+        typeof loss === 'number' && Number.isFinite(loss),
+        'INVALID_LOSS',
+        () =>
+          `${where}: ${this.algorithm.name} needs the loss at y every step (its Polyak step size); pass it as step(grads, { loss }) or return { loss, grads } from the closure. Got ${loss === undefined ? 'none' : String(loss)}.`,
+      );
+    } else {
+      check(
+        loss === undefined || typeof loss === 'number',
+        'INVALID_LOSS',
+        () => `${where}: the loss must be a number, got ${typeof loss}.`,
+      );
+    }
+  }
+
+  /**
+   * Adds a parameter group (PyTorch's `add_param_group`), e.g. to unfreeze layers while training:
+   * options not given come from the optimizer's constructor options and the defaults. Its counters
+   * start at zero; its parameters hold their values in either mode (x = y = z until its first step).
+   */
+  addParamGroup(group: { params: Readonly<Record<string, T>> } & Partial<O>): Operation<void> {
+    return {
+      method: 'addParamGroup',
+      prepare: () => {
+        this.ensureUsable('addParamGroup');
+        const where = `${this.name}.addParamGroup`;
+        check(
+          group !== null && typeof group === 'object' && !Array.isArray(group),
+          'INVALID_PARAMS',
+          () => `${where}: pass a group { params: { name: tensor, ... }, ...options }.`,
+        );
+        // Checked now (a bad group is refused at once) and again when it takes effect.
+        const normalized = normalizeGroups<T, O>(where, [group]);
+        this.checkNewGroups(normalized, where);
+        return () =>
+          immediate(() => {
+            const [checked] = this.checkNewGroups(normalized, where);
+            this.appendGroup(checked.tensors, checked.options);
+          });
+      },
+    };
   }
 
   /**
@@ -416,28 +670,13 @@ export class Engine<T, O extends object> {
       const before = this.liveOptions();
       const result = yield* wait(this.scheduler.guard('step(closure)', closure));
       const { loss, grads } = unpackClosureResult(result, `${this.name}.step(closure)`);
+      this.checkLoss(loss, 'step');
       // Options the closure changed take effect now, checked first.
       const effective = overlayChanges(options, before, this.liveOptions());
       this.validateOptions(effective);
-      const verdict = yield* this.checkGrads(grads, 'step');
-      if (verdict.skip) {
-        backup?.restore();
-        return loss;
-      }
-      const plans = effective.map((o, gi) => this.algorithm.planStep(o as O, this.counters[gi]));
-      const runs = plans.map((plan, gi) => ({
-        gi,
-        run:
-          MOVES.has(kind) && moves ? composeRuns(plan, this.algorithm.moveTo(effective[gi] as O, 'x')) : plan,
-      }));
-      const finite = yield* this.execute(runs, effective, grads, verdict.deviceCheck, backup?.keep);
-      if (!finite) {
-        backup?.restore();
-        this.deviceNonFinite('step');
-        return loss;
-      }
-      this.counters = plans.map((p) => p.counters);
-      backup?.release();
+      const stepped = yield* this.applyStep(grads, effective, loss, 'step', backup ?? undefined);
+      if (stepped) backup?.release();
+      else backup?.restore();
       return loss;
     } catch (error) {
       backup?.restore();
@@ -579,6 +818,7 @@ export class Engine<T, O extends object> {
         params: [...g.params],
         options: cloneOptions(options[gi]),
         counters: { ...this.counters[gi] },
+        ...(this.algorithm.memberCounters?.length ? { paramCounters: this.paramCountersOf(gi) } : {}),
         initialized: this.initialized[gi],
       })),
       state: {},
@@ -639,10 +879,20 @@ export class Engine<T, O extends object> {
       for (const member of this.groupMembers(gi)) {
         const slots = slotsByMember.get(member);
         if (slots) Object.assign(member.slots, slots);
+        const saved = plan.saved.paramCounters?.[member.params[0].name];
+        this.resetMemberCounters(member, { ...plan.saved.counters, ...saved });
       }
       this.initialized[gi] = plan.saved.initialized;
     }
     this.currentMode = stateDict.mode;
+  }
+
+  /** A group's per-parameter counters by parameter name. */
+  private paramCountersOf(gi: number): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const m of this.groupMembers(gi))
+      for (const p of m.params) out[p.name] = { ...this.memberValues.get(m) };
+    return out;
   }
 
   /** One state buffer of a member from saved values: host numbers, or (one parameter) a tensor of this backend. */
@@ -801,10 +1051,13 @@ export class Engine<T, O extends object> {
   private *checkGrads(
     grads: Readonly<Record<string, T>>,
     method: string,
-  ): Work<{ skip: boolean; deviceCheck: boolean }> {
+  ): Work<{ skip: boolean; deviceCheck: boolean; frozen: Set<string> }> {
     const where = `${this.name}.${method}`;
     const { storage, capabilities } = this.backend;
+    const frozen = new Set<string>();
     const checked = checkGradientRecord(where, this.places, grads, {
+      frozen: (name) => frozen.add(name),
+      omitted: this.omittedGrads,
       problem: (name, grad) =>
         storage.accepts(grad)
           ? (storage.describeGradient?.(this.members[this.places.get(name)!.member].slots.param, grad) ??
@@ -818,9 +1071,13 @@ export class Engine<T, O extends object> {
       check(this.nonFiniteGrads === 'skip', 'NON_FINITE_GRAD', () =>
         nonFiniteMessage(where, `"${checked[bad][0]}"`),
       );
-      return { skip: true, deviceCheck: false };
+      return { skip: true, deviceCheck: false, frozen };
     }
-    return { skip: false, deviceCheck: answers.includes(null) && capabilities.deviceFiniteCheck === true };
+    return {
+      skip: false,
+      deviceCheck: answers.includes(null) && capabilities.deviceFiniteCheck === true,
+      frozen,
+    };
   }
 
   /** After a run reported non-finite device gradients: throws, or reports the skipped step. */
@@ -833,39 +1090,41 @@ export class Engine<T, O extends object> {
 
   /** Moves every initialized group's parameters to x or y. */
   private *moveAll(target: 'x' | 'y', options: readonly Options[], keep?: ReadonlySet<T>): Work<void> {
-    const runs: GroupRun[] = [];
+    const runs: GroupRun<T>[] = [];
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       if (this.initialized[gi]) runs.push({ gi, run: this.algorithm.moveTo(options[gi] as O, target) });
     }
-    yield* this.execute(runs, options, undefined, false, keep);
+    yield* this.execute(runs, undefined, false, undefined, keep);
   }
 
   /**
-   * Runs programs over groups (initializing their state first if needed), then commits every output,
-   * or, when a run reports non-finite device gradients or throws, discards what the runs produced.
-   * Returns false in the first case.
+   * Runs programs over groups (whose state exists), then commits every output, or, when a run reports
+   * non-finite device gradients or throws, discards what the runs produced. Returns false in the first
+   * case. Members whose parameters all have no gradient (`frozen`) are left out of runs that read one.
    */
   private *execute(
-    runs: readonly GroupRun[],
-    options: readonly Options[],
+    runs: readonly GroupRun<T>[],
     grads: Readonly<Record<string, T>> | undefined,
     checkGradients: boolean,
+    frozen?: ReadonlySet<string>,
     keep?: ReadonlySet<T>,
   ): Work<boolean> {
     const { storage, execution } = this.backend;
     const done: Array<{ gi: number; member: Member<T>; record: MemberRun<T>; outputs: readonly string[] }> =
       [];
-    const fresh: number[] = [];
     let finite = true;
     try {
-      for (const { gi, run } of runs) {
-        if (!this.initialized[gi]) {
-          this.initState(gi, options[gi]);
-          fresh.push(gi);
-        }
+      for (const { gi, run, members: subset } of runs) {
         const reads = grads !== undefined && run.program.inputs.includes('grad');
-        const members = this.groupMembers(gi);
-        const records = members.map((m) => memberRun(m, reads ? grads : undefined));
+        const members: Member<T>[] = [];
+        const records: MemberRun<T>[] = [];
+        for (const m of subset ?? this.groupMembers(gi)) {
+          const record = reads ? memberRun(m, grads, frozen) : memberRun(m);
+          if (!record) continue;
+          members.push(m);
+          records.push(record);
+        }
+        if (records.length === 0) continue;
         const report = (yield* wait(
           execution.run({
             program: run.program,
@@ -882,11 +1141,11 @@ export class Engine<T, O extends object> {
         if (report?.gradientsFinite === false) finite = false;
       }
     } catch (error) {
-      this.discard(done, fresh);
+      this.discard(done);
       throw error;
     }
     if (!finite) {
-      this.discard(done, fresh);
+      this.discard(done);
       return false;
     }
     const replaced = new Set<T>();
@@ -906,14 +1165,12 @@ export class Engine<T, O extends object> {
     }
     const live = new Set<T>(this.members.flatMap((m) => Object.values(m.slots)));
     for (const old of replaced) if (!live.has(old) && !keep?.has(old)) storage.dispose(old);
-    for (const gi of fresh) this.initialized[gi] = true;
     return true;
   }
 
-  /** Releases what runs produced (never their inputs), and state created for them. */
+  /** Releases what runs produced (never their inputs). */
   private discard(
     done: ReadonlyArray<{ member: Member<T>; record: MemberRun<T>; outputs: readonly string[] }>,
-    fresh: readonly number[],
   ): void {
     const storage = this.backend.storage;
     const produced = new Set<T>();
@@ -922,7 +1179,6 @@ export class Engine<T, O extends object> {
         if (record.slots[name] !== member.slots[name]) produced.add(record.slots[name]);
     }
     for (const t of produced) storage.dispose(t);
-    for (const gi of fresh) this.releaseState(gi);
   }
 
   /** Creates a group's state: copies of the parameters, zeros, or constants, as the algorithm says. */
@@ -961,13 +1217,13 @@ export class Engine<T, O extends object> {
         const byReference = capabilities.immutable === true && m.ownsParam;
         return { member: m, copy: byReference ? m.slots.param : storage.clone(m.slots.param), byReference };
       });
-    let settled = false;
+    let pending = saved;
     return {
       keep: new Set(saved.filter((s) => s.byReference).map((s) => s.copy)),
-      restore: () => {
-        if (settled) return;
-        settled = true;
-        for (const { member, copy, byReference } of saved) {
+      restore: (only) => {
+        const chosen = only ? pending.filter((s) => only(s.member)) : pending;
+        pending = only ? pending.filter((s) => !only(s.member)) : [];
+        for (const { member, copy, byReference } of chosen) {
           const current = member.slots.param;
           if (!member.ownsParam) {
             storage.assign(current, copy);
@@ -979,23 +1235,33 @@ export class Engine<T, O extends object> {
         }
       },
       release: () => {
-        if (settled) return;
-        settled = true;
-        for (const { member, copy } of saved) if (member.slots.param !== copy) storage.dispose(copy);
+        for (const { member, copy } of pending) if (member.slots.param !== copy) storage.dispose(copy);
+        pending = [];
       },
     };
   }
 }
 
-function memberRun<T>(member: Member<T>, grads: Readonly<Record<string, T>> | undefined): MemberRun<T> {
+/**
+ * A member as a run sees it (a copy of its slots), with its gradients; null when every one of its
+ * parameters is frozen this step (no gradient).
+ */
+function memberRun<T>(
+  member: Member<T>,
+  grads?: Readonly<Record<string, T>>,
+  frozen?: ReadonlySet<string>,
+): MemberRun<T> | null {
   const slots = { ...member.slots };
   const sizes = memberSizes(member);
   if (!grads) return { slots, sizes };
+  const flags = member.params.map((p) => frozen?.has(p.name) === true);
+  if (flags.every(Boolean)) return null;
   if (member.params.length === 1) {
     slots.grad = grads[member.params[0].name];
     return { slots, sizes };
   }
-  return { slots, sizes, gradParts: member.params.map((p) => grads[p.name]) };
+  const gradParts = member.params.map((p) => grads[p.name] ?? null) as readonly T[];
+  return flags.some(Boolean) ? { slots, sizes, gradParts, frozen: flags } : { slots, sizes, gradParts };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -8,7 +8,7 @@
  */
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
-export type UnaryOp = 'sqrt';
+export type UnaryOp = 'sqrt' | 'abs';
 
 export type IRNode =
   | { readonly id: number; readonly op: 'input'; readonly kind: 'tensor'; readonly name: string }

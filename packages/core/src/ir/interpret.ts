@@ -25,6 +25,9 @@ export function interpret<T>(
       case 'sqrt':
         values[node.id] = ops.sqrt(tensor(node.args[0]));
         break;
+      case 'abs':
+        values[node.id] = ops.abs(tensor(node.args[0]));
+        break;
       case 'lerp':
         values[node.id] = ops.lerp(tensor(node.args[0]), tensor(node.args[1]), scalar(node.args[2]));
         break;

@@ -47,6 +47,9 @@ export class TracingOps implements TensorOps<Symbolic, Symbolic> {
   sqrt(a: Symbolic): Symbolic {
     return this.push({ id: this.nodes.length, op: 'sqrt', kind: 'tensor', args: [this.tensor(a).id] });
   }
+  abs(a: Symbolic): Symbolic {
+    return this.push({ id: this.nodes.length, op: 'abs', kind: 'tensor', args: [this.tensor(a).id] });
+  }
   addScalar(a: Symbolic, s: Symbolic): Symbolic {
     return this.binary('add', a, this.scalar(s));
   }

@@ -13,6 +13,8 @@ export interface ExpressionDialect {
   scalar(index: number): string;
   /** Square root of an expression. */
   sqrt(x: string): string;
+  /** Absolute value of an expression. */
+  abs(x: string): string;
 }
 
 /** The local holding node `id`'s value. */
@@ -37,6 +39,9 @@ export function nodeExpressions(
         break;
       case 'sqrt':
         expr = dialect.sqrt(v(node.args[0]));
+        break;
+      case 'abs':
+        expr = dialect.abs(v(node.args[0]));
         break;
       case 'lerp': {
         const [a, b] = [v(node.args[0]), v(node.args[1])];

@@ -25,6 +25,7 @@ export function generateLoopSource(plan: KernelPlan, outputs: readonly string[] 
     input: (name) => `in${inputIndex.get(name)}[i]`,
     scalar: (index) => `a${index}`,
     sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
   };
   const lines = ['"use strict";'];
   for (const name of plan.loads)
@@ -50,4 +51,42 @@ export function generateLoopSource(plan: KernelPlan, outputs: readonly string[] 
 /** Compiles {@link generateLoopSource}. The source comes from our own IR, never from user text. */
 export function compileLoop(plan: KernelPlan, outputs: readonly string[] = plan.stores): LoopKernel {
   return new Function('inputs', 'outputs', 'args', generateLoopSource(plan, outputs)) as LoopKernel;
+}
+
+/**
+ * A planned reduction graph as one JavaScript loop: the sum over every element of each output term,
+ * accumulated in float64. `inputs` are in the graph's input order.
+ */
+export type ReductionKernel = (inputs: ReadonlyArray<ArrayLike<number>>, args: readonly number[]) => number[];
+
+/** Compiles the loop of a reduction (see {@link ReductionKernel}). */
+export function compileReduction(plan: KernelPlan): ReductionKernel {
+  const { graph } = plan;
+  const inputIndex = new Map(graph.inputs.map((name, k) => [name, k]));
+  const dialect: ExpressionDialect = {
+    input: (name) => `in${inputIndex.get(name)}[i]`,
+    scalar: (index) => `a${index}`,
+    sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
+  };
+  const terms = Object.keys(graph.outputs);
+  const lines = ['"use strict";'];
+  for (const name of plan.loads)
+    lines.push(`const in${inputIndex.get(name)} = inputs[${inputIndex.get(name)}];`);
+  plan.uses.forEach((_, u) => {
+    lines.push(`const a${u} = args[${u}];`);
+  });
+  terms.forEach((_, j) => {
+    lines.push(`let sum${j} = 0;`);
+  });
+  lines.push(`const n = in${inputIndex.get(plan.loads[0])}.length;`);
+  lines.push('for (let i = 0; i < n; i++) {');
+  for (const { id, expr } of nodeExpressions(plan, dialect))
+    lines.push(`  const ${localName(id)} = ${expr};`);
+  terms.forEach((name, j) => {
+    lines.push(`  sum${j} += ${localName(graph.outputs[name])};`);
+  });
+  lines.push('}');
+  lines.push(`return [${terms.map((_, j) => `sum${j}`).join(', ')}];`);
+  return new Function('inputs', 'args', lines.join('\n')) as ReductionKernel;
 }

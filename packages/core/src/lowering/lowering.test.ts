@@ -53,7 +53,12 @@ describe('kernel plan', () => {
 
   it('gives every target the same expressions', () => {
     const plan = planKernel(trace(lerpToZProgram), 'l');
-    const exprs = nodeExpressions(plan, { input: (n) => `${n}[i]`, scalar: (u) => `s${u}`, sqrt: (x) => x });
+    const exprs = nodeExpressions(plan, {
+      input: (n) => `${n}[i]`,
+      scalar: (u) => `s${u}`,
+      sqrt: (x) => x,
+      abs: (x) => x,
+    });
     expect(exprs.map((e) => e.expr)).toEqual(['param[i]', 'z[i]', 'v1 - (v1 - v0) * s0']);
   });
 });

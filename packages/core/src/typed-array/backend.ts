@@ -1,7 +1,13 @@
-import { BACKEND_SPEC_VERSION, type Backend, eagerExecution, type TensorStorage } from '../backend.js';
+import {
+  BACKEND_SPEC_VERSION,
+  type Backend,
+  eagerExecution,
+  type ReduceRequest,
+  type TensorStorage,
+} from '../backend.js';
 import { graphOf } from '../ir/graph-cache.js';
 import { interpret } from '../ir/interpret.js';
-import { compileLoop, type LoopKernel } from '../lowering/js-loop.js';
+import { compileLoop, compileReduction, type LoopKernel, type ReductionKernel } from '../lowering/js-loop.js';
 import { type KernelPlan, planFor, scalarValues } from '../lowering/kernel-plan.js';
 import type { ElementwiseProgram } from '../program.js';
 import { allFiniteWasm, runGraphWasm } from '../wasm/runtime.js';
@@ -100,6 +106,30 @@ const storage: TensorStorage<TypedArray> = {
   capture: (a) => a.slice(),
 };
 
+const reductions = new WeakMap<KernelPlan, ReductionKernel>();
+
+/** Sums of a reduction's terms over every member, accumulated in float64. */
+function reduceLoop({ graph, scalars, members }: ReduceRequest<TypedArray>): number[] {
+  const plan = planFor(graph, scalars);
+  let kernel = reductions.get(plan);
+  if (!kernel) {
+    kernel = compileReduction(plan);
+    reductions.set(plan, kernel);
+  }
+  const args = scalarValues(plan, scalars);
+  const sums = Object.keys(graph.outputs).map(() => 0);
+  for (const { slots } of members) {
+    const part = kernel(
+      graph.inputs.map((name) => slots[name]),
+      args,
+    );
+    part.forEach((v, j) => {
+      sums[j] += v;
+    });
+  }
+  return sums;
+}
+
 /** The core backend over Float32Array / Float64Array parameters. */
 export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Backend<TypedArray> {
   const run = execution === 'eager' ? null : runners[execution];
@@ -107,13 +137,16 @@ export function typedArrayBackend(execution: TypedArrayExecution = 'fused'): Bac
     specVersion: BACKEND_SPEC_VERSION,
     name: `typed-array-${execution}`,
     storage,
-    execution: run
-      ? {
-          run: ({ program, scalars, members }) => {
-            for (const m of members) run(program, m.slots, scalars);
-          },
-        }
-      : eagerExecution(eagerOps),
-    capabilities: { layout: 'per-parameter' },
+    execution: {
+      ...(run
+        ? {
+            run: ({ program, scalars, members }) => {
+              for (const m of members) run(program, m.slots, scalars);
+            },
+          }
+        : eagerExecution(eagerOps)),
+      reduce: reduceLoop,
+    },
+    capabilities: { layout: 'per-parameter', reductions: true },
   };
 }

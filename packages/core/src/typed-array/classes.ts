@@ -16,6 +16,10 @@ import {
   type SGDScheduleFreeOptions,
   SGDScheduleFreeReferenceAlgorithm,
 } from '../algorithms/definitions.js';
+import {
+  AdamCScheduleFreePlusPaperAlgorithm,
+  type AdamCScheduleFreePlusPaperOptions,
+} from '../algorithms/schedule-free-plus.js';
 import type { Backend } from '../backend.js';
 import { check } from '../errors.js';
 import type { ParamsInput } from '../inputs.js';
@@ -164,5 +168,23 @@ export class RAdamScheduleFreeClosure extends ScheduleFreeClosureOptimizer<
     options?: TypedArrayOptions<RAdamScheduleFreeOptions>,
   ) {
     super(...typedArrayArgs(RAdamScheduleFreeClosureAlgorithm, params, options));
+  }
+}
+
+/**
+ * ScheduleFree+ (`AdamCScheduleFreePlusPaper`, 2026): Schedule-Free averaging with a Polyak step
+ * size computed each step from the loss and two sums over every parameter, AdamC weight decay
+ * (scaled by γ², so useful values are O(10–50)). Every step needs the loss at y:
+ * `opt.step(grads, { loss })`. Keeps x, y and z explicitly (exact mode switches).
+ */
+export class AdamCScheduleFreePlusPaper extends ScheduleFreeOptimizer<
+  TypedArray,
+  AdamCScheduleFreePlusPaperOptions
+> {
+  constructor(
+    params: TypedArrayParams<AdamCScheduleFreePlusPaperOptions>,
+    options?: TypedArrayOptions<AdamCScheduleFreePlusPaperOptions>,
+  ) {
+    super(...typedArrayArgs(AdamCScheduleFreePlusPaperAlgorithm, params, options));
   }
 }

@@ -33,6 +33,7 @@ export class TypedArrayOps implements TensorOps<TypedArray, number> {
   mul = (a: TypedArray, b: TypedArray) => map2(a, b, (x, y) => x * y);
   div = (a: TypedArray, b: TypedArray) => map2(a, b, (x, y) => x / y);
   sqrt = (a: TypedArray) => map1(a, Math.sqrt);
+  abs = (a: TypedArray) => map1(a, Math.abs);
   addScalar = (a: TypedArray, s: number) => map1(a, (x) => x + s);
   mulScalar = (a: TypedArray, s: number) => map1(a, (x) => x * s);
   divScalar = (a: TypedArray, s: number) => map1(a, (x) => x / s);

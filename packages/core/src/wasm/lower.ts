@@ -100,9 +100,10 @@ export function lowerToWasm(plan: KernelPlan, outputs: readonly string[] = plan.
           else body.op(Op.f32Load).memarg(2, 0);
           break;
         case 'sqrt':
+        case 'abs':
           body.localGet(value.get(node.args[0])!);
-          if (simd) body.simd(Simd.f32x4Sqrt);
-          else body.op(Op.f32Sqrt);
+          if (simd) body.simd(node.op === 'sqrt' ? Simd.f32x4Sqrt : Simd.f32x4Abs);
+          else body.op(node.op === 'sqrt' ? Op.f32Sqrt : Op.f32Abs);
           break;
         case 'lerp': {
           const [a, b] = [value.get(node.args[0])!, value.get(node.args[1])!];

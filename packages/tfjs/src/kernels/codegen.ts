@@ -76,6 +76,9 @@ export function hostKernelSource(graph: Graph): string {
       case 'sqrt':
         expr = `Math.sqrt(${ref(node.args[0])})`;
         break;
+      case 'abs':
+        expr = `Math.abs(${ref(node.args[0])})`;
+        break;
       case 'lerp': {
         const [a, b] = [ref(node.args[0]), ref(node.args[1])];
         const w = ref(node.args[2]);

@@ -167,6 +167,11 @@ export function lowerGraph(graph: Graph, pattern: string): LoweredKernel {
           if (vector) code.simd(simd.f32x4Sqrt);
           else code.byte(op.f32Sqrt);
           break;
+        case 'abs':
+          code.get(value.get(node.args[0])!);
+          if (vector) code.simd(0xe0);
+          else code.byte(0x8b);
+          break;
         case 'lerp': {
           const [a, b] = [value.get(node.args[0])!, value.get(node.args[1])!];
           const w = operandUse.get(node.id)!;

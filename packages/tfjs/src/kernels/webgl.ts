@@ -63,6 +63,9 @@ export function lowerToGlsl(graph: Graph, pattern: string): Lowered {
       case 'sqrt':
         expressions.set(node.id, `sqrt(${v(node.args[0])})`);
         break;
+      case 'abs':
+        expressions.set(node.id, `abs(${v(node.args[0])})`);
+        break;
       case 'lerp': {
         const [a, b] = [v(node.args[0]), v(node.args[1])];
         expressions.set(

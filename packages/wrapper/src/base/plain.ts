@@ -55,6 +55,8 @@ export function plainAlgorithm<O extends { lr: number }>(base: BaseAlgorithm<O>)
     validate: (options, where) => validateBaseOptions(base, options, where),
     slots: (o) => base.slots(o),
     initialCounters: () => base.initialCounters(),
+    // PyTorch keeps a base optimizer's step count in each parameter's state.
+    memberCounters: Object.keys(base.initialCounters()),
     planStep(o, counters) {
       const plan = base.plan(o, counters);
       return { program: baseProgram(base, plan.structure), scalars: plan.scalars, counters: plan.counters };
