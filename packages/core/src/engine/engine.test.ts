@@ -295,7 +295,7 @@ describe('state dicts', () => {
     expect(other.stateDict()).toEqual(json);
     const broken = { ...json, state: { ...json.state, b: { ...json.state.b, v: 'abc' } } };
     expect(() => other.loadStateDict(broken as never)).toThrow(
-      /slot "v" of parameter "b" is not an array of numbers/,
+      /state\.b\.v is "abc", not an array of numbers/,
     );
     expect(other.stateDict()).toEqual(json);
   });

@@ -470,6 +470,7 @@ export class Engine<T, O extends object> {
       const context: { loss?: number; sums?: Record<string, number> } = { loss };
       if (this.algorithm.reduction) context.sums = yield* this.reduce(options, grads, frozen);
       const planned = this.planGroups(options, context, frozen);
+      this.checkPlanned(planned.runs, planned.plans, options, method);
       plans = planned.plans;
       memberUpdates = planned.memberUpdates;
       const runs = planned.runs.map((r) => ({
@@ -539,6 +540,48 @@ export class Engine<T, O extends object> {
       plans.push(plan);
     });
     return { plans, runs, memberUpdates };
+  }
+
+  /**
+   * Refuses options whose per-step values overflow: every scalar a run takes must be a finite
+   * float32 (|v| < 3.4e38, the range every backend computes in), and every counter finite. Such
+   * options pass their own range checks (lr 1e200, β1 1e-300) but would turn the parameters into
+   * NaN or ±Infinity.
+   */
+  private checkPlanned(
+    runs: readonly GroupRun<T>[],
+    plans: readonly StepPlan[],
+    options: readonly Options[],
+    method: string,
+  ): void {
+    const describeGroup = (gi: number) => {
+      const o = options[gi];
+      const shown = ['lr', 'weightDecay', 'betas', 'momentum', 'eps', 'warmupSteps']
+        .filter((k) => k in o)
+        .map((k) => `${k} ${JSON.stringify(o[k])}`)
+        .join(', ');
+      return `${this.paramGroups.length > 1 ? `param group ${gi}: ` : ''}${shown}`;
+    };
+    for (const { gi, run } of runs) {
+      for (const [name, value] of Object.entries(run.scalars)) {
+        check(
+          Number.isFinite(Math.fround(value)),
+          'INVALID_OPTION',
+          () =>
+            `${this.name}.${method}: with these options (${describeGroup(gi)}) the step's per-step value "${name}" is ${value}, beyond what float32 arithmetic can hold. Use smaller learning rates or decays, or interpolation weights (β) not so close to 0; nothing was changed.`,
+        );
+      }
+    }
+    plans.forEach((plan, gi) => {
+      for (const [name, value] of Object.entries(plan.counters)) {
+        check(
+          Number.isFinite(value),
+          'INVALID_OPTION',
+          () =>
+            `${this.name}.${method}: with these options (${describeGroup(gi)}) the counter "${name}" would become ${value}. Use a smaller learning rate; nothing was changed.`,
+        );
+      }
+    });
   }
 
   /** Every group's step plan for this context (groups planned together when the algorithm couples them). */
@@ -835,12 +878,12 @@ export class Engine<T, O extends object> {
       method: 'loadStateDict',
       prepare: () => {
         this.ensureUsable('loadStateDict');
-        return () => immediate(() => this.load(stateDict));
+        return () => this.loadWork(stateDict);
       },
     };
   }
 
-  private load(stateDict: StateDict<number[] | ArrayLike<number> | T>): void {
+  private *loadWork(stateDict: StateDict<number[] | ArrayLike<number> | T>): Work<void> {
     const storage = this.backend.storage;
     const plans = planStateLoad(
       this.algorithm,
@@ -849,6 +892,34 @@ export class Engine<T, O extends object> {
       stateDict,
       (value) => hostLength(value) ?? (storage.accepts(value) ? storage.size(value) : null),
     );
+    // Host buffers were checked value by value; buffers that are tensors are checked here.
+    const tensors: Array<{ path: string; tensor: T }> = [];
+    for (const plan of plans) {
+      if (!plan.saved.initialized) continue;
+      for (const name of plan.saved.params) {
+        for (const spec of plan.slots) {
+          const value = stateDict.state[name][spec.name];
+          if (hostLength(value) === null)
+            tensors.push({ path: `state.${name}.${spec.name}`, tensor: value as T });
+        }
+      }
+    }
+    const finite = yield* waitAll(tensors.map((t) => storage.allFinite(t.tensor)));
+    const bad = finite.indexOf(false);
+    check(
+      bad < 0,
+      'STATE_MISMATCH',
+      () =>
+        `${this.name}.loadStateDict: the state is damaged: ${tensors[bad].path} contains NaN or Infinity. Nothing was loaded; load an intact checkpoint.`,
+    );
+    this.load(stateDict, plans);
+  }
+
+  private load(
+    stateDict: StateDict<number[] | ArrayLike<number> | T>,
+    plans: ReturnType<typeof planStateLoad>,
+  ): void {
+    const storage = this.backend.storage;
     // Build every new tensor first; only then replace anything.
     const created: T[] = [];
     const slotsByMember = new Map<Member<T>, Record<string, T>>();
@@ -1094,6 +1165,7 @@ export class Engine<T, O extends object> {
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       if (this.initialized[gi]) runs.push({ gi, run: this.algorithm.moveTo(options[gi] as O, target) });
     }
+    this.checkPlanned(runs, [], options, target === 'x' ? 'eval' : 'train');
     yield* this.execute(runs, undefined, false, undefined, keep);
   }
 
