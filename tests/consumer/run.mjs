@@ -238,6 +238,26 @@ async function checkProject(project, packageManager) {
     );
   }
 
+  await report.check(
+    `${label}: require() without require(esm) (as Node < 20.19) says to use import()`,
+    () => {
+      const result = run(
+        process.execPath,
+        ['--no-experimental-require-module', '-e', `require('${tarball.name}')`],
+        {
+          cwd: dir,
+        },
+      );
+      assert(
+        result.status !== 0 &&
+          /ERR_REQUIRE_ESM/.test(result.output) &&
+          /dynamic import\(\)/.test(result.output),
+        `unexpected: ${tail(result.output, 5)}`,
+      );
+      return 'ERR_REQUIRE_ESM, "change the require ... to a dynamic import()"';
+    },
+  );
+
   await report.check(`${label}: require() from CommonJS gives the module import() gives`, () => {
     const entries = [
       tarball.name,
