@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@schedulefree\//, /^@tensorflow\//, /^onnxruntime-/, 'gpu.js'],
-});
+export default packageBuild(['src/index.ts']);

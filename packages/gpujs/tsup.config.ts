@@ -1,11 +1,9 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/conformance.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@schedulefree\//, /^@tensorflow\//, /^onnxruntime-/, 'gpu.js'],
+// The GPU is passed in (`new AdamWScheduleFree(gpu, ...)`); the global only guards against bundling gpu.js.
+export default packageBuild(['src/index.ts', 'src/conformance.ts'], {
+  packageName: '@schedulefree/gpujs',
+  fileName: 'schedulefree-gpujs',
+  globalName: 'schedulefree.gpujs',
+  globals: { 'gpu.js': 'GPU' },
 });

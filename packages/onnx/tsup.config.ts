@@ -1,11 +1,9 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/conformance.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@schedulefree\//, /^@tensorflow\//, /^onnxruntime-/, 'gpu.js'],
+// The runtime is passed in (`create(ort, ...)`); the globals only guard against bundling one.
+export default packageBuild(['src/index.ts', 'src/conformance.ts'], {
+  packageName: '@schedulefree/onnx',
+  fileName: 'schedulefree-onnx',
+  globalName: 'schedulefree.onnx',
+  globals: { 'onnxruntime-web': 'ort', 'onnxruntime-common': 'ort' },
 });

@@ -1,11 +1,8 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/conformance.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@schedulefree\//, /^@tensorflow\//, /^onnxruntime-/, 'gpu.js'],
+export default packageBuild(['src/index.ts', 'src/conformance.ts'], {
+  packageName: '@schedulefree/tfjs',
+  fileName: 'schedulefree-tfjs',
+  globalName: 'schedulefree.tfjs',
+  globals: { '@tensorflow/tfjs': 'tf' },
 });

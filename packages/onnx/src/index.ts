@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 
+// Learning-rate schedules from the core, so that installing this adapter alone is enough.
 export {
   type AdamWScheduleFreeClosureOptions,
   type AdamWScheduleFreeOptions,
@@ -12,13 +13,30 @@ export {
   type AdamWScheduleFreeReferenceOptions,
   type Algorithm,
   type ClosureResult,
+  type CosineLrOptions,
+  constantLr,
+  cosineLr,
+  type InverseSqrtLrOptions,
+  inverseSqrtLr,
+  type LrSchedule,
+  type LrScheduleSpec,
+  linearDecayLr,
+  linearWarmupLr,
+  lrSchedule,
   type Mode,
+  type MultiStepLrOptions,
+  multiStepLr,
   type ParamGroup,
+  type PolynomialDecayLrOptions,
+  polynomialDecayLr,
   type RAdamScheduleFreeOptions,
   ScheduleFreeError,
   type ScheduleFreeErrorCode,
   type SGDScheduleFreeOptions,
   type StateDict,
+  type StepLrOptions,
+  stepLr,
+  withWarmup,
 } from '@schedulefree/core';
 export {
   AdagradAlgorithm,

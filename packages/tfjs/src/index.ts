@@ -58,3 +58,41 @@ export const train = Object.freeze({
   radamScheduleFree,
   scheduleFreeWrapper,
 });
+
+// Learning-rate schedules from the core, so that installing this adapter alone is enough.
+export {
+  type CosineLrOptions,
+  constantLr,
+  cosineLr,
+  type InverseSqrtLrOptions,
+  inverseSqrtLr,
+  type LrSchedule,
+  type LrScheduleSpec,
+  linearDecayLr,
+  linearWarmupLr,
+  lrSchedule,
+  type MultiStepLrOptions,
+  multiStepLr,
+  type PolynomialDecayLrOptions,
+  polynomialDecayLr,
+  type StepLrOptions,
+  stepLr,
+  withWarmup,
+} from '@schedulefree/core';
+
+// The wrapper's base algorithms and fused wrappers (for `ScheduleFreeTfjsOptimizer`), for the same reason.
+export {
+  AdagradAlgorithm,
+  type AdagradOptions,
+  AdamAlgorithm,
+  type AdamOptions,
+  AdamWAlgorithm,
+  type BaseAlgorithm,
+  baseAlgorithms,
+  RMSpropAlgorithm,
+  type RMSpropOptions,
+  ScheduleFreeWrapperAlgorithm,
+  ScheduleFreeWrapperReferenceAlgorithm,
+  SGDAlgorithm,
+  type SGDOptions,
+} from '@schedulefree/wrapper';
