@@ -1,4 +1,9 @@
-import { algorithmReplayBackend, type HostRecord, type ReplayBackend } from '@schedulefree/conformance';
+import {
+  algorithmReplayBackend,
+  convertGrads,
+  type HostRecord,
+  type ReplayBackend,
+} from '@schedulefree/conformance';
 import type { NumberArray } from './backend.js';
 import { optimizerFor } from './optimizers.js';
 
@@ -28,7 +33,7 @@ function replayBackend(deferred: boolean): Promise<ReplayBackend> {
         train: async () => void (closure ? undefined : await (opt as { train(): unknown }).train()),
         eval: async () => void (closure ? undefined : await (opt as { eval(): unknown }).eval()),
         step: async (grads, loss) => {
-          const g = Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v && Array.from(v)]));
+          const g = convertGrads(grads, (v) => Array.from(v));
           const step = (opt.step as (arg: unknown, extras?: { loss?: number }) => unknown).bind(opt);
           await (closure ? step(() => ({ loss, grads: g })) : step(g, { loss }));
         },

@@ -31,6 +31,15 @@ export interface ReplaySubject {
   params(): HostRecord | Promise<HostRecord>;
   /** x without changing anything. */
   evalParams(): HostRecord | Promise<HostRecord>;
+  /** The optimizer's `stateDict()` (optional: the bad-input matrix uses it). */
+  stateDict?(): unknown;
+  /** The optimizer's `loadStateDict(state)` (optional: the bad-input matrix uses it). */
+  loadStateDict?(state: unknown): void | Promise<void>;
+  /**
+   * Sets option `key` of every parameter group (as a user edits `paramGroups` between steps) and
+   * returns the previous value of group 0 (optional: the bad-input matrix uses it).
+   */
+  setOption?(key: string, value: unknown): unknown;
   /** Releases everything the subject created. */
   dispose(): void | Promise<void>;
 }

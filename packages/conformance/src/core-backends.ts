@@ -1,6 +1,7 @@
 import * as core from '@schedulefree/core';
 import type { HostGrads, HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
 import { type CaseSpec, flattenRecord, isClosureClass } from './cases.js';
+import { convertGrads } from './replay.js';
 
 type TypedArray = Float32Array | Float64Array;
 type TypedParams = Record<string, TypedArray>;
@@ -14,6 +15,9 @@ export interface TypedArrayOptimizerLike {
   train?(): unknown;
   eval?(): unknown;
   step(arg: unknown, extras?: { loss?: number }): unknown;
+  stateDict?(): unknown;
+  loadStateDict?(state: never): unknown;
+  readonly paramGroups?: ReadonlyArray<object>;
 }
 
 /**
@@ -55,8 +59,7 @@ export function typedArraySubject(
   ctor: ArrayCtor,
   closure: boolean,
 ): ReplaySubject {
-  const convert = (grads: HostGrads) =>
-    Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v === null ? null : ctor.from(v)]));
+  const convert = (grads: HostGrads) => convertGrads(grads, (v) => ctor.from(v));
   return {
     train: () => void (closure ? undefined : optimizer.train?.()),
     eval: () => void (closure ? undefined : optimizer.eval?.()),
@@ -66,6 +69,14 @@ export function typedArraySubject(
       else optimizer.step(converted, loss === undefined ? undefined : { loss });
     },
     params: () => hostRecord(optimizer.params),
+    stateDict: () => optimizer.stateDict?.(),
+    loadStateDict: (state) => void optimizer.loadStateDict?.(state as never),
+    setOption(key, value) {
+      const groups = optimizer.paramGroups as Array<Record<string, unknown>>;
+      const previous = groups[0][key];
+      for (const g of groups) g[key] = value;
+      return previous;
+    },
     evalParams: () => hostRecord(optimizer.evalParams()),
     dispose: () => optimizer.dispose(),
   };

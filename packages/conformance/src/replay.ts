@@ -60,3 +60,19 @@ export async function replayAll(backend: ReplayBackend, cases: readonly CaseSpec
   for (const spec of cases) results.push(await replayCase(backend, spec));
   return results;
 }
+
+/**
+ * Converts a step's gradients with `convert` (host array → your tensor), passing through anything
+ * that is not a host array (null for frozen parameters, and the malformed values the bad-input
+ * matrix sends, which your optimizer must refuse itself).
+ */
+export function convertGrads<T>(grads: unknown, convert: (values: Float64Array) => T): unknown {
+  if (grads === null || typeof grads !== 'object' || Array.isArray(grads) || ArrayBuffer.isView(grads))
+    return grads;
+  return Object.fromEntries(
+    Object.entries(grads as Record<string, unknown>).map(([k, v]) => [
+      k,
+      v instanceof Float64Array ? convert(v) : v,
+    ]),
+  );
+}

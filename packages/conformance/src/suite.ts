@@ -2,6 +2,7 @@ import type { HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
 import { tolerances } from './backend.js';
 import { type CaseSpec, flattenRecord, goldenCases, missingFeatures } from './cases.js';
 import { compareResults, compareToExpected } from './compare.js';
+import { defineBadInputMatrix } from './matrix.js';
 import { optimizersFor, randomCases } from './random.js';
 import { replayCase, stepGrads, toHost } from './replay.js';
 
@@ -22,6 +23,11 @@ export interface SuiteOptions {
   randomOptimizers?: readonly string[];
   /** Golden cases to skip, by name, with the reason printed in the test name. */
   skip?: Record<string, string>;
+  /**
+   * Run the bad-input matrix (see `defineBadInputMatrix`). Default: for backends that declare their
+   * `features` (written against this version of the suite, whose subjects pass malformed input through).
+   */
+  badInputMatrix?: boolean;
   /** Per-test timeout in ms. */
   timeout?: number;
 }
@@ -333,11 +339,14 @@ export function defineConformanceSuite(
       });
 
       it('use after dispose is an error', async () => {
+        // (The bad-input matrix below covers every class, option, record and state.)
         const s = await backend.create(spec);
         await s.train();
         await s.dispose();
         await expectThrow(() => s.step(grads(0)), /dispose/, 'step after dispose');
       });
     });
+
+    if (options.badInputMatrix ?? backend.features !== undefined) defineBadInputMatrix(backend, api, timeout);
   });
 }

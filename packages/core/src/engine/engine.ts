@@ -1347,8 +1347,7 @@ function unpackClosureResult<T>(
 ): { loss?: number; grads: Readonly<Record<string, T>> } {
   if (isRecord(result) && 'grads' in result) {
     const keys = Object.keys(result);
-    const grads = (result as { grads: unknown }).grads;
-    if (keys.every((k) => k === 'grads' || k === 'loss') && isRecord(grads)) {
+    if (keys.every((k) => k === 'grads' || k === 'loss')) {
       const loss = (result as { loss?: unknown }).loss;
       check(
         loss === undefined || typeof loss === 'number',
