@@ -16,6 +16,10 @@ const repository = process.env.DOCS_REPOSITORY ?? 'https://github.com/schedulefr
 
 const packages = ['core', 'wrapper', 'tfjs', 'onnx', 'gpujs', 'conformance'];
 
+/** A branch-and-merge glyph for the link to the source repository. */
+const repositoryIcon =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"><circle cx="6" cy="5" r="2.5"/><circle cx="6" cy="19" r="2.5"/><circle cx="18" cy="8" r="2.5"/><path d="M6 7.5v9M18 10.5c0 4-6 3.5-10.5 7"/></svg>';
+
 /** A package's classes and interfaces, each a page TypeDoc wrote (scripts/api.mjs). */
 function apiPages(name: string): DefaultTheme.SidebarItem[] {
   const folder = `${docs}api/@schedulefree/${name}/`;
@@ -124,7 +128,8 @@ export default defineConfig({
     sidebar: { ...apiSidebars(), '/': guide },
     outline: { level: [2, 3] },
     search: { provider: 'local' },
-    socialLinks: [{ icon: 'github', link: repository }],
+    // An inline icon: the theme's named icons are fetched from a CDN by the dev server.
+    socialLinks: [{ icon: { svg: repositoryIcon }, link: repository, ariaLabel: 'Source repository' }],
     footer: { message: 'MIT licensed. Datasets: UCI Machine Learning Repository (CC BY 4.0).' },
   },
   vite: {
@@ -137,6 +142,17 @@ export default defineConfig({
       dedupe: ['@tensorflow/tfjs', 'onnxruntime-web', 'gpu.js'],
     },
     server: { fs: { allow: [root] } },
+    // Bundled once when the dev server starts, so opening the playground does not reload the page.
+    optimizeDeps: {
+      include: [
+        '@tensorflow/tfjs',
+        '@tensorflow/tfjs-backend-wasm',
+        '@tensorflow/tfjs-backend-webgpu',
+        'onnxruntime-web/webgpu',
+        'gpu.js',
+        'uplot',
+      ],
+    },
     build: { chunkSizeWarningLimit: 2048 },
   },
 });

@@ -73,7 +73,8 @@ function lossOf(task: Task): Loss {
 
 /** One step and the evaluation point of one optimizer over the run's variables. */
 interface Stepper {
-  step(grads: tf.NamedTensorMap, t: number): Promise<void>;
+  /** `loss` is the mini-batch's loss at the parameters, for optimizers whose step needs it. */
+  step(grads: tf.NamedTensorMap, t: number, loss: tf.Scalar): Promise<void>;
   /** Runs `fn` with the variables at the evaluation point (x for Schedule-Free). */
   atEvalPoint<R>(fn: () => R): R;
   dispose(): void;
@@ -155,7 +156,7 @@ export async function createDriver(setup: RunSetup, backend: TfjsBackendName): P
         return tf.variableGrads(() => loss(vars, x, y), list);
       });
       try {
-        await stepper.step(grads, t);
+        await stepper.step(grads, t, value);
       } finally {
         tf.dispose([value, ...Object.values(grads)]);
       }
