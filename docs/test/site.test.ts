@@ -232,6 +232,7 @@ describe('the documentation site', () => {
     });
 
     it(`trains the digits MLP for ${STEPS} steps on every available backend, and the loss falls`, async () => {
+      await page.click('[data-testid=clear]');
       for (const backend of available) {
         await configure({ task: 'mlp', backend, optimizer: 'sf-adamw', steps: String(STEPS) });
         const run = await train();
@@ -244,6 +245,15 @@ describe('the documentation site', () => {
           `# ${backend}: loss ${first.toFixed(4)} → ${last.toFixed(4)}, ${run.stepsPerSecond} steps/s`,
         );
       }
+      // The same optimizer from the same start on the same batches: every backend ends at the same loss.
+      const reference = measured[available[0]].lastLoss;
+      for (const [backend, m] of Object.entries(measured)) {
+        assert.ok(
+          Math.abs(m.lastLoss - reference) <= 0.01 * reference,
+          `${backend}: ${m.lastLoss} vs ${reference}`,
+        );
+      }
+      assert.equal(await page.locator('[data-testid=runs] tbody tr').count(), available.length);
       await fullShot(page, 'playground-all-backends.png');
     });
 

@@ -381,14 +381,21 @@ export function mountPlayground(root: HTMLElement): Playground {
     if (active) stopReason = reason;
   }
 
+  let shownTask = taskSelect.value;
   taskSelect.addEventListener('change', () => {
+    if (taskSelect.value === shownTask) return;
+    shownTask = taskSelect.value;
+    // Losses of different tasks do not share a scale: a new task starts a new chart.
     stop('the task was changed');
     runs.splice(0, runs.length);
     applyDefaults();
     redraw();
   });
   optimizerSelect.addEventListener('change', applyDefaults);
+  let shownBackend = backendSelect.value;
   backendSelect.addEventListener('change', () => {
+    if (backendSelect.value === shownBackend) return;
+    shownBackend = backendSelect.value;
     describeBackend();
     stop(`the backend was switched to ${backend().label}`);
     const reason = unavailable.get(backend().id);

@@ -172,7 +172,7 @@ export async function createDriver(setup: RunSetup, backend: TfjsBackendName): P
     async testAccuracy() {
       if (!data || task.id === 'rosenbrock') return undefined;
       const values = stepper.atEvalPoint(() =>
-        Object.fromEntries(list.map((v, i) => [Object.keys(vars)[i], v.clone()])),
+        Object.fromEntries(Object.entries(vars).map(([name, v]) => [name, v.clone()])),
       );
       const params: Params = {};
       for (const [name, t] of Object.entries(values)) params[name] = await read(t);
