@@ -73,6 +73,7 @@ const guide: DefaultTheme.SidebarItem[] = [
     text: 'Guide',
     items: [
       { text: 'What is Schedule-Free?', link: '/guide/schedule-free' },
+      { text: 'ScheduleFree+', link: '/guide/schedule-free-plus' },
       { text: 'Install', link: '/guide/install' },
       { text: 'Playground', link: '/playground' },
       { text: 'Learning-rate schedules', link: '/schedules' },

@@ -231,6 +231,15 @@ describe('the documentation site', () => {
       for (const id of ['core', 'tfjs-cpu', 'tfjs-wasm', 'onnx-wasm']) assert.ok(available.includes(id), id);
     });
 
+    it('offers ScheduleFree+ where the adapter has it (typed arrays) and nowhere else', async () => {
+      const plus = page.locator('[data-testid=optimizer] option[value=sf-plus]');
+      await page.selectOption('[data-testid=backend]', 'core');
+      assert.equal(await plus.isDisabled(), false);
+      await page.selectOption('[data-testid=backend]', 'tfjs-cpu');
+      assert.equal(await plus.isDisabled(), true);
+      await page.selectOption('[data-testid=backend]', 'core');
+    });
+
     it(`trains the digits MLP for ${STEPS} steps on every available backend, and the loss falls`, async () => {
       await page.click('[data-testid=clear]');
       for (const backend of available) {
@@ -300,9 +309,12 @@ describe('the documentation site', () => {
         assert.equal(run.status, 'done');
         assert.ok(Number(run.lastLoss) < 0.1 * Number(run.firstLoss), JSON.stringify(run));
       }
-      await configure({ optimizer: 'sf-sgd', steps: '400' });
-      const sgd = await train();
-      assert.ok(Number(sgd.lastLoss) < 0.1 * Number(sgd.firstLoss), JSON.stringify(sgd));
+      for (const optimizer of ['sf-sgd', 'sf-plus']) {
+        await configure({ optimizer, steps: '400' });
+        const run = await train();
+        assert.equal(run.status, 'done');
+        assert.ok(Number(run.lastLoss) < 0.1 * Number(run.firstLoss), JSON.stringify(run));
+      }
       assert.equal(sf.status, 'done');
       await fullShot(page, 'playground-after-training.png');
     });

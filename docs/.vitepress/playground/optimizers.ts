@@ -1,18 +1,18 @@
 /**
  * The optimizers the playground offers, and the hyperparameters a run is made of.
  *
- * Extension point: an optimizer is a kind here plus, in each backend module, a factory for its
- * `family` (see `hostFactories` in backends/core.ts, backends/onnx.ts, backends/gpujs.ts and the
- * switch in backends/tfjs.ts). A backend without a factory for a family shows the optimizer as
- * unavailable there. ScheduleFree+ (`AdamCScheduleFreePlusPaper`) fits as family `'sf-plus'`: its
- * step needs the loss as well as the gradients, which every backend's step already receives.
+ * Extension point: an optimizer is a kind here plus, in each backend module that can run it, a
+ * factory for its `family` (`hostFactories` in backends/core.ts, backends/onnx.ts and
+ * backends/gpujs.ts, `stepperFor` in backends/tfjs.ts). A backend lists the families it has
+ * (backends/index.ts); the others show the optimizer as not available there. Every backend's step
+ * receives the mini-batch's loss with its gradients, for optimizers that need it (ScheduleFree+).
  */
 import { type LrSchedule, lrSchedule } from '@schedulefree/core';
 import type { TaskId } from './tasks';
 
 /** How the update is computed; one factory per backend. */
-export type OptimizerFamily = 'sf-adamw' | 'sf-sgd' | 'adamw';
-export type OptimizerId = 'sf-adamw' | 'sf-sgd' | 'adamw-cosine' | 'adamw-linear';
+export type OptimizerFamily = 'sf-adamw' | 'sf-sgd' | 'sf-plus' | 'adamw';
+export type OptimizerId = 'sf-adamw' | 'sf-sgd' | 'sf-plus' | 'adamw-cosine' | 'adamw-linear';
 
 export interface Hyperparameters {
   /** Peak learning rate. */
@@ -42,6 +42,8 @@ export interface OptimizerKind {
   readonly schedule?: 'cosine' | 'linear';
   /** Defaults per task that differ from {@link baseDefaults}. */
   readonly defaults: Record<TaskId, Partial<Hyperparameters>>;
+  /** Hyperparameters this optimizer has no use for (hidden while it is selected). */
+  readonly unused?: readonly (keyof Hyperparameters)[];
 }
 
 export const baseDefaults: Hyperparameters = {
@@ -80,6 +82,19 @@ export const optimizers: readonly OptimizerKind[] = [
       logistic: { lr: 1, warmupSteps: 10 },
       rosenbrock: { lr: 0.002, warmupSteps: 0, steps: 600, horizon: 600, evalEvery: 5 },
     },
+  },
+  {
+    id: 'sf-plus',
+    label: 'ScheduleFree+ (Polyak step)',
+    family: 'sf-plus',
+    scheduleFree: true,
+    // The lr multiplies a Polyak step size computed from the loss; no warmup.
+    defaults: {
+      mlp: { lr: 1 },
+      logistic: { lr: 1 },
+      rosenbrock: { lr: 1, steps: 600, horizon: 600, evalEvery: 5 },
+    },
+    unused: ['warmupSteps'],
   },
   {
     id: 'adamw-cosine',

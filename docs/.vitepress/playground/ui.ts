@@ -201,6 +201,7 @@ export function mountPlayground(root: HTMLElement): Playground {
   function applyDefaults(): void {
     const hp = defaultsFor(kind(), task().id);
     for (const [key, input] of inputs) input.value = String(hp[key]);
+    for (const [key, label] of fieldLabels) label.hidden = kind().unused?.includes(key) ?? false;
     fieldLabels.get('horizon')!.hidden = !kind().schedule;
     fieldLabels.get('batchSize')!.hidden = !task().dataset;
     taskSummary.textContent = task().summary;
@@ -210,6 +211,17 @@ export function mountPlayground(root: HTMLElement): Playground {
 
   function describeBackend(): void {
     backendHow.textContent = `${backend().label}: ${backend().how}.`;
+    // Optimizers this backend's adapter does not have are offered, but disabled, with the reason.
+    for (const option of optimizerSelect.options) {
+      const kind = optimizerKind(option.value as OptimizerId);
+      const missing = !backend().families.includes(kind.family);
+      option.disabled = missing;
+      option.textContent = missing ? `${kind.label} (not in this adapter yet)` : kind.label;
+    }
+    if (optimizerSelect.selectedOptions[0]?.disabled) {
+      optimizerSelect.value = 'sf-adamw';
+      applyDefaults();
+    }
   }
 
   function readHyperparameters(): Hyperparameters | string {
@@ -320,6 +332,11 @@ export function mountPlayground(root: HTMLElement): Playground {
     const info = backend();
     const reason = unavailable.get(info.id);
     if (reason) return showError(`${info.label} is not available here: ${reason}.`);
+    if (!info.families.includes(kind().family)) {
+      return showError(
+        `${kind().label} is not in the ${info.label} adapter yet; choose typed arrays (core).`,
+      );
+    }
     const hp = readHyperparameters();
     if (typeof hp === 'string') return showError(hp);
     const currentTask = task();

@@ -2,7 +2,7 @@
  * Plain typed arrays: `@schedulefree/core`'s optimizers (and `@schedulefree/wrapper`'s AdamW for
  * the scheduled baseline) update Float32Arrays in place, on the main thread.
  */
-import { AdamWScheduleFree, SGDScheduleFree } from '@schedulefree/core';
+import { AdamCScheduleFreePlusPaper, AdamWScheduleFree, SGDScheduleFree } from '@schedulefree/core';
 import { AdamW } from '@schedulefree/wrapper';
 import type { OptimizerFamily } from '../optimizers';
 import type { RunDriver, RunSetup } from '../run-types';
@@ -12,11 +12,12 @@ import { copyParams, type HostOptimizer, hostDriver } from './host';
 type Factory = (params: Params, setup: RunSetup) => HostOptimizer;
 
 /** Schedule-Free optimizers of the core, in train mode from the start. */
-function scheduleFree(opt: AdamWScheduleFree | SGDScheduleFree): HostOptimizer {
+function scheduleFree(opt: AdamWScheduleFree | SGDScheduleFree | AdamCScheduleFreePlusPaper): HostOptimizer {
   opt.train();
   return {
     params: () => opt.params as Params,
-    step: (grads) => opt.step(grads),
+    // ScheduleFree+ needs the loss at y for its Polyak step size; the others ignore it.
+    step: (grads, loss) => opt.step(grads, { loss }),
     evalParams: () => opt.evalParams() as Params,
     dispose: () => opt.dispose(),
   };
@@ -40,6 +41,10 @@ export const hostFactories: Record<OptimizerFamily, Factory> = {
         weightDecay: hp.weightDecay,
         warmupSteps: hp.warmupSteps,
       }),
+    ),
+  'sf-plus': (params, { hp }) =>
+    scheduleFree(
+      new AdamCScheduleFreePlusPaper(params, { lr: hp.lr, sfBeta1: hp.beta, weightDecay: hp.weightDecay }),
     ),
   adamw(params, { hp }) {
     const opt = new AdamW(params, { lr: hp.lr, betas: [hp.beta, 0.999], weightDecay: hp.weightDecay });

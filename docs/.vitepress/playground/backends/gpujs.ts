@@ -43,7 +43,8 @@ function hostView(opt: Optimizer, scheduleFree: boolean): HostOptimizer {
 
 type Factory = (params: Params, setup: RunSetup) => Promise<HostOptimizer>;
 
-export const hostFactories: Record<OptimizerFamily, Factory> = {
+/** No ScheduleFree+ here yet: only @schedulefree/core has it. */
+export const hostFactories: Partial<Record<OptimizerFamily, Factory>> = {
   async 'sf-adamw'(params, { hp }) {
     const opt = new AdamWScheduleFree(webgl2(), params, {
       lr: hp.lr,
@@ -76,5 +77,7 @@ export const hostFactories: Record<OptimizerFamily, Factory> = {
 
 export async function createDriver(setup: RunSetup): Promise<RunDriver> {
   const params = setup.task.init(setup.hp.seed, setup.data);
-  return hostDriver(setup, await hostFactories[setup.kind.family](params, setup));
+  const factory = hostFactories[setup.kind.family];
+  if (!factory) throw new BackendUnavailable(`${setup.kind.label} is not available on gpu.js.`);
+  return hostDriver(setup, await factory(params, setup));
 }

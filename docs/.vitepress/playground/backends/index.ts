@@ -2,6 +2,7 @@
  * Every backend the playground can train on, what each needs from the browser, and a check of
  * what this browser has. A backend's code (and its library) loads only when it is first used.
  */
+import type { OptimizerFamily } from '../optimizers';
 import type { RunDriver, RunSetup } from '../run-types';
 
 export type BackendId =
@@ -23,8 +24,13 @@ export interface BackendInfo {
   /** Where the gradient and the update are computed, in a few words. */
   readonly how: string;
   readonly needs?: Feature;
+  /** The optimizer families its adapter has (see optimizers.ts). */
+  readonly families: readonly OptimizerFamily[];
   create(setup: RunSetup): Promise<RunDriver>;
 }
+
+/** What every adapter has; ScheduleFree+ is in @schedulefree/core only, so far. */
+const common: readonly OptimizerFamily[] = ['sf-adamw', 'sf-sgd', 'adamw'];
 
 const tfjs = (name: 'webgl' | 'webgpu' | 'wasm' | 'cpu') => async (setup: RunSetup) =>
   (await import('./tfjs')).createDriver(setup, name);
@@ -36,6 +42,7 @@ export const backends: readonly BackendInfo[] = [
     id: 'core',
     label: 'typed arrays (core)',
     how: 'gradients in JavaScript; update by @schedulefree/core on Float32Arrays (WebAssembly SIMD)',
+    families: [...common, 'sf-plus'],
     create: async (setup) => (await import('./core')).createDriver(setup),
   },
   {
@@ -43,6 +50,7 @@ export const backends: readonly BackendInfo[] = [
     label: 'tfjs · webgl',
     how: 'model, gradients and update in TensorFlow.js on WebGL',
     needs: 'webgl2',
+    families: common,
     create: tfjs('webgl'),
   },
   {
@@ -50,6 +58,7 @@ export const backends: readonly BackendInfo[] = [
     label: 'tfjs · webgpu',
     how: 'model, gradients and update in TensorFlow.js on WebGPU',
     needs: 'webgpu',
+    families: common,
     create: tfjs('webgpu'),
   },
   {
@@ -57,12 +66,14 @@ export const backends: readonly BackendInfo[] = [
     label: 'tfjs · wasm',
     how: 'model, gradients and update in TensorFlow.js on WebAssembly',
     needs: 'wasm',
+    families: common,
     create: tfjs('wasm'),
   },
   {
     id: 'tfjs-cpu',
     label: 'tfjs · cpu',
     how: 'model, gradients and update in TensorFlow.js, plain JavaScript kernels',
+    families: common,
     create: tfjs('cpu'),
   },
   {
@@ -70,6 +81,7 @@ export const backends: readonly BackendInfo[] = [
     label: 'onnxruntime-web · wasm',
     how: 'gradients in JavaScript; update as an ONNX graph on the wasm execution provider',
     needs: 'wasm',
+    families: common,
     create: onnx('wasm'),
   },
   {
@@ -77,6 +89,7 @@ export const backends: readonly BackendInfo[] = [
     label: 'onnxruntime-web · webgpu',
     how: 'gradients in JavaScript; update as an ONNX graph on WebGPU, state in GPU buffers',
     needs: 'webgpu',
+    families: common,
     create: onnx('webgpu'),
   },
   {
@@ -84,6 +97,7 @@ export const backends: readonly BackendInfo[] = [
     label: 'gpu.js · webgl',
     how: 'gradients in JavaScript; update as gpu.js WebGL2 kernels, state in textures',
     needs: 'webgl2',
+    families: common,
     create: async (setup) => (await import('./gpujs')).createDriver(setup),
   },
 ];

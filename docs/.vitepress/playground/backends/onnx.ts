@@ -13,7 +13,7 @@ import {
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
 import * as ort from 'onnxruntime-web/webgpu';
 import type { OptimizerFamily } from '../optimizers';
-import type { RunDriver, RunSetup } from '../run-types';
+import { BackendUnavailable, type RunDriver, type RunSetup } from '../run-types';
 import type { Params } from '../tasks';
 import { type HostOptimizer, hostDriver } from './host';
 
@@ -55,7 +55,8 @@ function hostView(opt: Optimizer, scheduleFree: boolean): HostOptimizer {
 
 type Factory = (params: Params, setup: RunSetup, provider: OnnxProvider) => Promise<HostOptimizer>;
 
-export const hostFactories: Record<OptimizerFamily, Factory> = {
+/** No ScheduleFree+ here yet: only @schedulefree/core has it. */
+export const hostFactories: Partial<Record<OptimizerFamily, Factory>> = {
   async 'sf-adamw'(params, { hp }, provider) {
     const opt = await AdamWScheduleFree.create(ort, params, {
       lr: hp.lr,
@@ -91,5 +92,7 @@ export const hostFactories: Record<OptimizerFamily, Factory> = {
 
 export async function createDriver(setup: RunSetup, provider: OnnxProvider): Promise<RunDriver> {
   const params = setup.task.init(setup.hp.seed, setup.data);
-  return hostDriver(setup, await hostFactories[setup.kind.family](params, setup, provider));
+  const factory = hostFactories[setup.kind.family];
+  if (!factory) throw new BackendUnavailable(`${setup.kind.label} is not available on onnxruntime-web.`);
+  return hostDriver(setup, await factory(params, setup, provider));
 }

@@ -96,6 +96,7 @@ function stepperFor(setup: RunSetup, vars: tf.Variable[]): Stepper {
       dispose: () => opt.dispose(),
     };
   }
+  if (kind.family !== 'adamw') throw new BackendUnavailable(`${kind.label} is not available on tfjs.`);
   const schedule = scheduleOf(kind, hp);
   const adam = tf.train.adam(hp.lr, hp.beta, 0.999, 1e-8);
   // tfjs reads this field at every step; it is only typed protected.
