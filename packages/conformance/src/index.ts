@@ -8,6 +8,7 @@ export * from './backend.js';
 export * from './cases.js';
 export * from './compare.js';
 export * from './core-backends.js';
+export * from './fuzz.js';
 export * from './matrix.js';
 export { adapterModules, discoverBackends } from './providers.js';
 export * from './random.js';

@@ -75,7 +75,7 @@ function randomOptions(random: () => number, optimizer: string): Record<string, 
       lr: uniform(random, 0.1, 1),
       betas: [pick(random, [0.8, 0.9]), pick(random, [0.95, 0.99])],
       sfBeta1: pick(random, [0.9, 0.95]),
-      weightDecay: pick(random, [0, 0, 5, 20]),
+      weightDecay: pick(random, [0, 0, 0.5, 2]),
       r: pick(random, [0, 0.5]),
       polyakBeta: pick(random, [0, 0, 0.9]),
       cWarmup: pick(random, [0, 0, 2]),
@@ -147,12 +147,17 @@ export function randomCase(
   const polyak = optimizer === 'AdamCScheduleFreePlusPaper';
   // With `frozen`, the last parameter has no gradient at some steps (the first one included).
   const frozenAt = (step: number, i: number) => frozen && i === nParams - 1 && step % 3 !== 1;
-  const steps = Array.from({ length: nSteps }, (_, step) => ({
-    grads: Object.fromEntries(
+  const steps = Array.from({ length: nSteps }, (_, step) => {
+    const grads = Object.fromEntries(
       names.map((n, i) => [n, frozenAt(step, i) ? null : vector(sizes[i], pick(random, [0.1, 1, 3]))]),
-    ),
-    ...(polyak ? { loss: uniform(random, 0.1, 5) } : {}),
-  }));
+    );
+    // ScheduleFree+ takes the loss: that of ½‖w − b‖², whose gradient these stand for (½Σg²).
+    const loss = Object.values(grads).reduce(
+      (sum, g) => sum + (g ?? []).reduce((a, v) => a + 0.5 * v * v, 0),
+      0,
+    );
+    return { grads, ...(polyak ? { loss } : {}) };
+  });
   const wrapper = optimizer.startsWith('ScheduleFreeWrapper');
   const { options, base } = wrapper
     ? randomWrapperOptions(random, optimizer)

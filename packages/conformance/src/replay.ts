@@ -10,6 +10,8 @@ export interface CaseResult {
   evalParams: Record<string, number[]>;
   /** Why the case did not run or failed; absent on success. */
   error?: string;
+  /** True when the backend does not support the case (`error` says why). */
+  skipped?: boolean;
 }
 
 /** Converts a record of number arrays to Float64Arrays. */
@@ -35,7 +37,7 @@ function toPlain(record: HostRecord): Record<string, number[]> {
 export async function replayCase(backend: ReplayBackend, spec: CaseSpec): Promise<CaseResult> {
   const result: CaseResult = { name: spec.name, steps: [], evalParams: {} };
   const unsupported = missingFeatures(spec, backend.features) ?? backend.supports?.(spec);
-  if (unsupported) return { ...result, error: unsupported };
+  if (unsupported) return { ...result, error: unsupported, skipped: true };
   let subject: Awaited<ReturnType<ReplayBackend['create']>> | undefined;
   try {
     subject = await backend.create(spec);
