@@ -46,6 +46,7 @@ export {
 export * from './lowering/expressions.js';
 export * from './lowering/js-loop.js';
 export * from './lowering/kernel-plan.js';
+export * from './lowering/wgsl.js';
 export * from './lr-schedules.js';
 export * from './optimizer.js';
 export * from './options.js';
