@@ -1,181 +1,126 @@
-import {
-  AdamWScheduleFreeAlgorithm,
-  AdamWScheduleFreeClosureAlgorithm,
-  type AdamWScheduleFreeClosureOptions,
-  type AdamWScheduleFreeOptions,
-  AdamWScheduleFreePaperAlgorithm,
-  type AdamWScheduleFreePaperOptions,
-  AdamWScheduleFreeReferenceAlgorithm,
-  type AdamWScheduleFreeReferenceOptions,
-  RAdamScheduleFreeAlgorithm,
-  RAdamScheduleFreeClosureAlgorithm,
-  type RAdamScheduleFreeOptions,
-  SGDScheduleFreeAlgorithm,
-  SGDScheduleFreeClosureAlgorithm,
-  type SGDScheduleFreeOptions,
-  SGDScheduleFreeReferenceAlgorithm,
-} from '@schedulefree/core';
-import type { OnnxOptimizerOptions, OnnxParams } from './engine.js';
+import type * as core from '@schedulefree/core';
+import { scheduleFreeAlgorithms as algorithms } from '@schedulefree/core';
 import {
   OnnxScheduleFreeClosureOptimizer,
   OnnxScheduleFreeOptimizer,
   type OrtModuleInput,
 } from './optimizers.js';
+import type { OnnxOptimizerOptions, OnnxParams } from './options.js';
+import { setUp } from './parts.js';
 
 /*
- * The Schedule-Free classes of the core, run by ONNX Runtime. Create them with the static `create`:
+ * The Schedule-Free classes of the core, run by ONNX Runtime. Each `create` copies the parameters
+ * (float32 `ort.Tensor`s or `Float32Array`s, by name, or groups `{ params, ...options }`) into flat
+ * buffers and creates the first step's session:
  *
  *   import * as ort from 'onnxruntime-web';
  *   const opt = await AdamWScheduleFree.create(ort, { w: weights }, { lr: 1e-3 });
  */
 
 /** Schedule-Free SGD. Parameters hold y in train mode, x in eval mode; one extra buffer z. */
-export class SGDScheduleFree extends OnnxScheduleFreeOptimizer<SGDScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class SGDScheduleFree extends OnnxScheduleFreeOptimizer<core.SGDScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<SGDScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
+    params: OnnxParams<core.SGDScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFree> {
-    return SGDScheduleFree.build(() => new SGDScheduleFree(SGDScheduleFreeAlgorithm, ort, params, options));
+    const setup = await setUp(algorithms.SGDScheduleFree, ort, params, options);
+    return setup.ready(new SGDScheduleFree(setup));
   }
 }
 
 /** Schedule-Free SGD driven by `step(closure)`; parameters hold x between steps. */
-export class SGDScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<SGDScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class SGDScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<core.SGDScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<SGDScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
+    params: OnnxParams<core.SGDScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFreeClosure> {
-    return SGDScheduleFreeClosure.build(
-      () => new SGDScheduleFreeClosure(SGDScheduleFreeClosureAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.SGDScheduleFreeClosure, ort, params, options);
+    return setup.ready(new SGDScheduleFreeClosure(setup));
   }
 }
 
 /** Schedule-Free SGD keeping x, y and z explicitly (exact mode switches; β in [0, 1]). */
-export class SGDScheduleFreeReference extends OnnxScheduleFreeOptimizer<SGDScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class SGDScheduleFreeReference extends OnnxScheduleFreeOptimizer<core.SGDScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<SGDScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<SGDScheduleFreeOptions>,
+    params: OnnxParams<core.SGDScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.SGDScheduleFreeOptions>,
   ): Promise<SGDScheduleFreeReference> {
-    return SGDScheduleFreeReference.build(
-      () => new SGDScheduleFreeReference(SGDScheduleFreeReferenceAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.SGDScheduleFreeReference, ort, params, options);
+    return setup.ready(new SGDScheduleFreeReference(setup));
   }
 }
 
 /** Schedule-Free AdamW (reference v1.3+ semantics: bias correction in the denominator, decay at y, optional inner momentum). */
-export class AdamWScheduleFree extends OnnxScheduleFreeOptimizer<AdamWScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class AdamWScheduleFree extends OnnxScheduleFreeOptimizer<core.AdamWScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<AdamWScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<AdamWScheduleFreeOptions>,
+    params: OnnxParams<core.AdamWScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.AdamWScheduleFreeOptions>,
   ): Promise<AdamWScheduleFree> {
-    return AdamWScheduleFree.build(
-      () => new AdamWScheduleFree(AdamWScheduleFreeAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.AdamWScheduleFree, ort, params, options);
+    return setup.ready(new AdamWScheduleFree(setup));
   }
 }
 
 /** Schedule-Free AdamW driven by `step(closure)`. */
-export class AdamWScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<AdamWScheduleFreeClosureOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class AdamWScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<core.AdamWScheduleFreeClosureOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<AdamWScheduleFreeClosureOptions>,
-    options?: OnnxOptimizerOptions<AdamWScheduleFreeClosureOptions>,
+    params: OnnxParams<core.AdamWScheduleFreeClosureOptions>,
+    options?: OnnxOptimizerOptions<core.AdamWScheduleFreeClosureOptions>,
   ): Promise<AdamWScheduleFreeClosure> {
-    return AdamWScheduleFreeClosure.build(
-      () => new AdamWScheduleFreeClosure(AdamWScheduleFreeClosureAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.AdamWScheduleFreeClosure, ort, params, options);
+    return setup.ready(new AdamWScheduleFreeClosure(setup));
   }
 }
 
 /** Schedule-Free AdamW keeping x, y and z explicitly, with `decayAtZ` and `innerMomentum`. */
-export class AdamWScheduleFreeReference extends OnnxScheduleFreeOptimizer<AdamWScheduleFreeReferenceOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class AdamWScheduleFreeReference extends OnnxScheduleFreeOptimizer<core.AdamWScheduleFreeReferenceOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<AdamWScheduleFreeReferenceOptions>,
-    options?: OnnxOptimizerOptions<AdamWScheduleFreeReferenceOptions>,
+    params: OnnxParams<core.AdamWScheduleFreeReferenceOptions>,
+    options?: OnnxOptimizerOptions<core.AdamWScheduleFreeReferenceOptions>,
   ): Promise<AdamWScheduleFreeReference> {
-    return AdamWScheduleFreeReference.build(
-      () => new AdamWScheduleFreeReference(AdamWScheduleFreeReferenceAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.AdamWScheduleFreeReference, ort, params, options);
+    return setup.ready(new AdamWScheduleFreeReference(setup));
   }
 }
 
 /** Schedule-Free AdamW as in the paper's experiments (bias correction folded into the lr). */
-export class AdamWScheduleFreePaper extends OnnxScheduleFreeOptimizer<AdamWScheduleFreePaperOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class AdamWScheduleFreePaper extends OnnxScheduleFreeOptimizer<core.AdamWScheduleFreePaperOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<AdamWScheduleFreePaperOptions>,
-    options?: OnnxOptimizerOptions<AdamWScheduleFreePaperOptions>,
+    params: OnnxParams<core.AdamWScheduleFreePaperOptions>,
+    options?: OnnxOptimizerOptions<core.AdamWScheduleFreePaperOptions>,
   ): Promise<AdamWScheduleFreePaper> {
-    return AdamWScheduleFreePaper.build(
-      () => new AdamWScheduleFreePaper(AdamWScheduleFreePaperAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.AdamWScheduleFreePaper, ort, params, options);
+    return setup.ready(new AdamWScheduleFreePaper(setup));
   }
 }
 
 /** Schedule-Free RAdam: rectification instead of warmup. */
-export class RAdamScheduleFree extends OnnxScheduleFreeOptimizer<RAdamScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class RAdamScheduleFree extends OnnxScheduleFreeOptimizer<core.RAdamScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<RAdamScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<RAdamScheduleFreeOptions>,
+    params: OnnxParams<core.RAdamScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.RAdamScheduleFreeOptions>,
   ): Promise<RAdamScheduleFree> {
-    return RAdamScheduleFree.build(
-      () => new RAdamScheduleFree(RAdamScheduleFreeAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.RAdamScheduleFree, ort, params, options);
+    return setup.ready(new RAdamScheduleFree(setup));
   }
 }
 
 /** Schedule-Free RAdam driven by `step(closure)`. */
-export class RAdamScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<RAdamScheduleFreeOptions> {
-  /**
-   * Creates the optimizer: copies the parameters (float32 `ort.Tensor`s or `Float32Array`s, by name,
-   * or groups `{ params, ...options }`) into flat buffers and creates the step's session.
-   */
-  static create(
+export class RAdamScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<core.RAdamScheduleFreeOptions> {
+  static async create(
     ort: OrtModuleInput,
-    params: OnnxParams<RAdamScheduleFreeOptions>,
-    options?: OnnxOptimizerOptions<RAdamScheduleFreeOptions>,
+    params: OnnxParams<core.RAdamScheduleFreeOptions>,
+    options?: OnnxOptimizerOptions<core.RAdamScheduleFreeOptions>,
   ): Promise<RAdamScheduleFreeClosure> {
-    return RAdamScheduleFreeClosure.build(
-      () => new RAdamScheduleFreeClosure(RAdamScheduleFreeClosureAlgorithm, ort, params, options),
-    );
+    const setup = await setUp(algorithms.RAdamScheduleFreeClosure, ort, params, options);
+    return setup.ready(new RAdamScheduleFreeClosure(setup));
   }
 }

@@ -7,12 +7,12 @@ import type {
 } from '@schedulefree/conformance';
 import type { BaseAlgorithm } from '@schedulefree/wrapper';
 import * as classes from './classes.js';
-import type { OnnxEngineOptions } from './engine.js';
 import type {
   OnnxScheduleFreeClosureOptimizer,
   OnnxScheduleFreeOptimizer,
   OrtModuleInput,
 } from './optimizers.js';
+import type { OnnxEngineOptions } from './options.js';
 import type { OrtTensor } from './runtime.js';
 import { baseAlgorithms, ScheduleFreeWrapper, ScheduleFreeWrapperReference } from './wrapper.js';
 

@@ -54,8 +54,11 @@ describe('exportStep', () => {
       'tensor:grad',
       'tensor:z',
       'tensor:v',
-      ...['beta2', 'oneMinusBeta2', 'bc2', 'eps', 'wd', 'c', 'lr', 'yCoef'].map((n) => `scalar:${n}`),
+      ...['beta2', 'oneMinusBeta2', 'inv_bc2', 'eps', 'wd', 'lr', 'c', 'yCoef'].map((n) => `scalar:${n}`),
     ]);
+    // Scalar inputs are the core's kernel plan's: a divisor arrives as its reciprocal.
+    expect(model.inputs.find((p) => p.name === 'inv_bc2')?.use).toEqual({ kind: 'reciprocal', name: 'bc2' });
+    expect(model.pattern).toBe('s');
     expect(model.outputs.map((p) => `${p.slot}->${p.name}`)).toEqual([
       'param->param_next',
       'z->z_next',

@@ -3,9 +3,14 @@ import {
   type Counters,
   type ElementwiseProgram,
   graphOf,
+  type KernelPlan,
   type ProgramRun,
+  planFor,
+  planKernel,
+  type ScalarUse,
+  scalarValues,
 } from '@schedulefree/core';
-import { lowerGraph } from './lower.js';
+import { lowerPlan } from './lower.js';
 import { modelOf, OPSET_VERSION } from './model.js';
 import { type Dim, encodeModel } from './onnx-model.js';
 
@@ -15,8 +20,13 @@ export interface ExportedPort {
   readonly name: string;
   /** `tensor`: a flat float32 buffer of the group's length; `scalar`: a 0-d float32 value per run. */
   readonly kind: 'tensor' | 'scalar';
-  /** The state slot (`param`, `grad`, `z`, `v`, …) or scalar it carries; an output replaces its slot. */
+  /**
+   * The state slot (`param`, `grad`, `z`, `v`, …) or the scalar input it carries (its name); an
+   * output replaces its slot.
+   */
   readonly slot: string;
+  /** Scalars: how the value derives from the program's scalar (`value`, `reciprocal`, `oneMinus`). */
+  readonly use?: ScalarUse;
   readonly shape: readonly Dim[];
   readonly description: string;
 }
@@ -26,15 +36,21 @@ export interface ExportedModel {
   /** ONNX `ModelProto` bytes: save as a `.onnx` file, or pass to any runtime's `InferenceSession`. */
   readonly bytes: Uint8Array;
   readonly opsetVersion: number;
-  /** The core program's structural key (same key, same graph). */
+  /** The core program's structural key (same key and pattern, same graph). */
   readonly programKey: string;
+  /**
+   * The lerp branches the model computes, one character per lerp of the program: `s` for
+   * `a + w·(b − a)` (|w| < 0.5), `l` for `b − (b − a)·(1 − w)`. A model serves every run whose
+   * weights keep this pattern (the averaging weight c passes 0.5 once, in the first steps).
+   */
+  readonly pattern: string;
   readonly inputs: readonly ExportedPort[];
   readonly outputs: readonly ExportedPort[];
 }
 
 /** A program with the scalar values of one run. */
 export interface ExportedRun extends ExportedModel {
-  /** The scalar inputs of that run, as the optimizer computes them on the host (float64). */
+  /** The scalar inputs of that run by input name, as the optimizer computes them on the host (float64). */
   readonly scalars: Readonly<Record<string, number>>;
 }
 
@@ -66,30 +82,44 @@ const SCALAR_TEXT: Record<string, string> = {
   w: 'lerp weight towards z (1 − 1/β to x, 1 − β to y)',
 };
 
-/**
- * Lowers a program to a standalone ONNX model whose tensors are 1-D of symbolic length `n` (or the
- * given length) and whose scalars are 0-d inputs. The graph is the one the optimizers run.
- */
-export function exportProgram(program: ElementwiseProgram, length: Dim = 'n'): ExportedModel {
-  const lowered = lowerGraph(graphOf(program), { length });
+/** What a scalar input carries, in words. */
+function describeScalar(use: ScalarUse): string {
+  const text = SCALAR_TEXT[use.name] ?? `per-step scalar "${use.name}"`;
+  if (use.kind === 'value') return text;
+  return use.kind === 'reciprocal'
+    ? `1 / ${use.name}, where ${use.name} is ${text}`
+    : `1 − ${use.name}, where ${use.name} is ${text}`;
+}
+
+/** Lowers a plan to a standalone model whose tensors are 1-D of length `length`. */
+function exportPlan(plan: KernelPlan, length: Dim): ExportedModel {
+  const lowered = lowerPlan(plan, { length });
   const describeSlot = (slot: string) => SLOT_TEXT[slot] ?? `state buffer "${slot}"`;
+  const key = plan.graph.key;
   const bytes = encodeModel(
-    modelOf(lowered.graph, `Schedule-Free program ${program.key} (@schedulefree/onnx)`, {
-      'schedulefree.program': program.key,
-    }),
+    modelOf(
+      lowered.graph,
+      `Schedule-Free program ${key}, lerp pattern "${plan.pattern}" (@schedulefree/onnx)`,
+      {
+        'schedulefree.program': key,
+        'schedulefree.pattern': plan.pattern,
+      },
+    ),
   );
   return {
     bytes,
     opsetVersion: OPSET_VERSION,
-    programKey: program.key,
+    programKey: key,
+    pattern: plan.pattern,
     inputs: lowered.inputs.map((port) =>
       port.kind === 'scalar'
         ? {
             name: port.name,
             kind: 'scalar',
-            slot: port.slot,
+            slot: port.name,
+            use: plan.uses[port.use!],
             shape: [],
-            description: SCALAR_TEXT[port.slot] ?? `per-step scalar "${port.slot}"`,
+            description: describeScalar(plan.uses[port.use!]),
           }
         : {
             name: port.name,
@@ -109,10 +139,31 @@ export function exportProgram(program: ElementwiseProgram, length: Dim = 'n'): E
   };
 }
 
-const withScalars = (run: ProgramRun, length: Dim): ExportedRun => ({
-  ...exportProgram(run.program, length),
-  scalars: { ...run.scalars },
-});
+/**
+ * Lowers a program to a standalone ONNX model whose tensors are 1-D of symbolic length `n` (or the
+ * given length) and whose scalars are 0-d inputs: the graph the optimizers run. The lerp branches
+ * are those of `scalars` (decided as for a run), or the `a + w·(b − a)` branch of each lerp when no
+ * scalars are given.
+ */
+export function exportProgram(
+  program: ElementwiseProgram,
+  length: Dim = 'n',
+  scalars?: Readonly<Record<string, number>>,
+): ExportedModel {
+  const graph = graphOf(program);
+  const lerps = graph.nodes.filter((n) => n.op === 'lerp').length;
+  return exportPlan(scalars ? planFor(graph, scalars) : planKernel(graph, 's'.repeat(lerps)), length);
+}
+
+/** A run as a standalone model with the values of its scalar inputs. */
+function exportRun(run: ProgramRun, length: Dim): ExportedRun {
+  const plan = planFor(graphOf(run.program), run.scalars);
+  const model = exportPlan(plan, length);
+  const values = scalarValues(plan, run.scalars);
+  const scalars: Record<string, number> = {};
+  for (const input of model.inputs) if (input.use) scalars[input.name] = values[plan.uses.indexOf(input.use)];
+  return { ...model, scalars };
+}
 
 /** The step of one parameter group as standalone models, with the values of its next run. */
 export interface ExportedStep extends ExportedRun {
@@ -139,13 +190,13 @@ export function exportStep<O extends object>(
   const plan = algorithm.planStep(options, counters);
   const modes = algorithm.kind !== 'plain';
   return {
-    ...withScalars(plan, length),
+    ...exportRun(plan, length),
     algorithm: algorithm.name,
     nextCounters: { ...plan.counters },
     ...(modes
       ? {
-          toEval: withScalars(algorithm.moveTo(options, 'x'), length),
-          toTrain: withScalars(algorithm.moveTo(options, 'y'), length),
+          toEval: exportRun(algorithm.moveTo(options, 'x'), length),
+          toTrain: exportRun(algorithm.moveTo(options, 'y'), length),
         }
       : {}),
   };

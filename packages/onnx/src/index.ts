@@ -52,29 +52,25 @@ export {
   type SGDOptions,
 } from '@schedulefree/wrapper';
 export * from './classes.js';
-export type {
-  OnnxEngineOptions,
-  OnnxOptimizerEngine,
-  OnnxOptimizerOptions,
-  OnnxParams,
-  StateLocation,
-} from './engine.js';
 export * from './export.js';
-export { type LoweredGraph, type LowerOptions, lowerGraph, type PortSpec } from './lower.js';
+export { type LoweredGraph, type LowerOptions, lowerPlan, type PortSpec, scalarInputName } from './lower.js';
 export { IR_VERSION, OPSET_VERSION } from './model.js';
 export { encodeModel, type ModelSpec } from './onnx-model.js';
 export {
   createClosureOptimizer,
   createOptimizer,
+  OnnxBaseOptimizer,
   type OnnxClosure,
   OnnxScheduleFreeClosureOptimizer,
   OnnxScheduleFreeOptimizer,
   type OrtModuleInput,
+  type ParamLayout,
 } from './optimizers.js';
+export type {
+  OnnxEngineOptions,
+  OnnxOptimizerOptions,
+  OnnxParams,
+  StateLocation,
+} from './options.js';
 export type { OrtModule, OrtTensor, TensorInput } from './runtime.js';
-export {
-  baseAlgorithms,
-  OnnxBaseOptimizer,
-  ScheduleFreeWrapper,
-  ScheduleFreeWrapperReference,
-} from './wrapper.js';
+export { baseAlgorithms, ScheduleFreeWrapper, ScheduleFreeWrapperReference } from './wrapper.js';

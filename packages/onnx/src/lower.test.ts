@@ -3,10 +3,11 @@ import {
   type Counters,
   type ElementwiseProgram,
   graphOf,
-  interpret,
+  type KernelPlan,
+  lerpToZProgram,
+  planFor,
+  scalarValues,
   scheduleFreeAlgorithms,
-  TENSOR_OPS_SPEC_VERSION,
-  type TensorOps,
 } from '@schedulefree/core';
 import {
   AdagradAlgorithm,
@@ -20,46 +21,58 @@ import {
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
-import { lerpBranches, lerpWeights, lowerGraph, outputName } from './lower.js';
+import { lowerPlan, outputName } from './lower.js';
 import { modelOf } from './model.js';
 import { encodeModel } from './onnx-model.js';
 import type { OrtModule, OrtTensor } from './runtime.js';
 
 /**
- * The lowering must reproduce PyTorch's float32 operation sequence exactly: every IR operation is one
- * float32 rounding, scalars are rounded to float32 once, and lerp takes PyTorch's two branches. The
- * reference below evaluates the IR that way (each result through Math.fround), and the ONNX graphs
+ * The lowering must compute exactly what the core's kernel plan says, in float32: every IR operation
+ * is one float32 rounding, every scalar argument of the plan (a value, a reciprocal or 1 − w,
+ * derived in float64) is rounded to float32 once, and each lerp takes the plan's branch. The
+ * reference below evaluates the plan that way (each result through Math.fround), and the ONNX graphs
  * must agree with it bit for bit, in both runtimes.
  */
 const f = Math.fround;
 const map = (a: Float32Array, g: (x: number, i: number) => number) => a.map((x, i) => f(g(x, i)));
-const strictFloat32: TensorOps<Float32Array, number> = {
-  specVersion: TENSOR_OPS_SPEC_VERSION,
-  name: 'strict-f32',
-  add: (a, b) => map(a, (x, i) => x + b[i]),
-  sub: (a, b) => map(a, (x, i) => x - b[i]),
-  abs: (a) => map(a, Math.abs),
-  mul: (a, b) => map(a, (x, i) => x * b[i]),
-  div: (a, b) => map(a, (x, i) => x / b[i]),
-  sqrt: (a) => map(a, Math.sqrt),
-  addScalar: (a, s) => map(a, (x) => x + f(s)),
-  mulScalar: (a, s) => map(a, (x) => x * f(s)),
-  divScalar: (a, s) => map(a, (x) => x / f(s)),
-  lerp(a, b, s) {
-    const w = f(s);
-    return Math.abs(w) < 0.5
-      ? map(a, (x, i) => x + f(w * f(b[i] - x)))
-      : map(a, (x, i) => b[i] - f(f(b[i] - x) * f(1 - w)));
-  },
-  size: (a) => a.length,
-  clone: (a) => a.slice(),
-  zerosLike: (a) => new Float32Array(a.length),
-  assign: (d, s) => d.set(s),
-  read: (a) => a.slice(),
-  write: (d, v) => d.set(v),
-  allFinite: (a) => a.every(Number.isFinite),
-  dispose: () => {},
-};
+
+function evaluate32(
+  plan: KernelPlan,
+  tensors: Record<string, Float32Array>,
+  scalars: Record<string, number>,
+): Record<string, Float32Array> {
+  const args = scalarValues(plan, scalars).map(f);
+  const value: Float32Array[] = [];
+  for (const node of plan.graph.nodes) {
+    if (!plan.live.has(node.id) || node.kind !== 'tensor') continue;
+    if (node.op === 'input') {
+      value[node.id] = tensors[node.name];
+      continue;
+    }
+    const a = value[node.args[0]];
+    const s = args[plan.operand.get(node.id) ?? -1];
+    if (node.op === 'sqrt') value[node.id] = map(a, Math.sqrt);
+    else if (node.op === 'abs') value[node.id] = map(a, Math.abs);
+    else if (node.op === 'lerp') {
+      const b = value[node.args[1]];
+      value[node.id] = plan.small.has(node.id)
+        ? map(a, (x, i) => x + f(s * f(b[i] - x)))
+        : map(a, (x, i) => b[i] - f(f(b[i] - x) * s));
+    } else {
+      const b = value[node.args[1]];
+      const right = (i: number) => (s === undefined ? b[i] : s);
+      const op = {
+        add: (x: number, y: number) => x + y,
+        sub: (x: number, y: number) => x - y,
+        mul: (x: number, y: number) => x * y,
+        div: (x: number, y: number) => x / y,
+      }[node.op];
+      // A scalar divisor is multiplied by as its reciprocal.
+      value[node.id] = map(a, (x, i) => (s !== undefined && node.op === 'div' ? x * s : op(x, right(i))));
+    }
+  }
+  return Object.fromEntries(plan.stores.map((slot) => [slot, value[plan.graph.outputs[slot]]]));
+}
 
 /** Seeded standard-normal-ish values. */
 function random(n: number, seed: number, positive = false): Float32Array {
@@ -117,22 +130,20 @@ const runs: Run[] = [
 
 const N = 37;
 
-async function runGraph(
+async function runPlan(
   ort: OrtModule,
-  run: Run,
+  plan: KernelPlan,
+  scalars: Record<string, number>,
   tensors: Record<string, Float32Array>,
-  specialise: boolean,
 ) {
-  const graph = graphOf(run.program);
-  const branches = specialise ? lerpBranches(lerpWeights(graph), run.scalars) : undefined;
-  const lowered = lowerGraph(graph, { length: N, branches });
-  if (specialise) expect(lowered.graph.nodes.some((n) => n.op === 'Where')).toBe(false);
+  const lowered = lowerPlan(plan, { length: N });
   const session = await ort.InferenceSession.create(encodeModel(modelOf(lowered.graph)));
+  const values = scalarValues(plan, scalars);
   const feeds: Record<string, OrtTensor> = {};
   for (const port of lowered.inputs) {
     feeds[port.name] =
       port.kind === 'scalar'
-        ? new ort.Tensor('float32', Float32Array.of(run.scalars[port.slot]), [])
+        ? new ort.Tensor('float32', Float32Array.of(values[port.use!]), [])
         : new ort.Tensor('float32', tensors[port.slot], [N]);
   }
   const out = await session.run(feeds);
@@ -140,7 +151,7 @@ async function runGraph(
   return out;
 }
 
-describe('lowerGraph', () => {
+describe('lowerPlan', () => {
   const byKey = new Map<string, Run[]>();
   for (const run of runs) byKey.set(run.program.key, [...(byKey.get(run.program.key) ?? []), run]);
 
@@ -155,22 +166,21 @@ describe('lowerGraph', () => {
   });
 
   for (const [key, group] of byKey) {
-    it(`${key}: matches the float32 operation sequence bit for bit (in-graph and known lerp branches, node and web)`, async () => {
+    it(`${key}: computes the kernel plan in float32 bit for bit, without Where (node and web)`, async () => {
       const program = group[0].program;
       const tensors: Record<string, Float32Array> = {};
       program.inputs.forEach((slot, i) => {
         tensors[slot] = random(N, 17 + i, slot === 'v' || slot.toLowerCase().includes('sq'));
       });
       for (const run of group.slice(0, 3)) {
-        const want = interpret(graphOf(program), strictFloat32, tensors, run.scalars);
-        const variants = [
-          [ortNode, false],
-          [ortWeb, false],
-          [ortNode, true],
-        ] as unknown as Array<[OrtModule, boolean]>;
-        for (const [ort, specialise] of variants) {
-          const got = await runGraph(ort, run, tensors, specialise);
-          for (const slot of program.outputs) {
+        const plan = planFor(graphOf(program), run.scalars);
+        const lowered = lowerPlan(plan, { length: N });
+        expect(lowered.graph.nodes.some((n) => n.op === 'Where')).toBe(false);
+        expect(lowered.inputs.filter((p) => p.kind === 'scalar')).toHaveLength(plan.uses.length);
+        const want = evaluate32(plan, tensors, run.scalars);
+        for (const ort of [ortNode, ortWeb] as unknown as OrtModule[]) {
+          const got = await runPlan(ort, plan, run.scalars, tensors);
+          for (const slot of plan.stores) {
             expect(Array.from((got[outputName(slot)] as OrtTensor).data as Float32Array)).toEqual(
               Array.from(want[slot]),
             );
@@ -180,8 +190,26 @@ describe('lowerGraph', () => {
     });
   }
 
+  it('takes the lerp branch the float64 weight decides, also where float32 would round it to 0.5', async () => {
+    const graph = graphOf(lerpToZProgram);
+    const tensors = { param: random(N, 3), z: random(N, 4) };
+    const justBelow = 0.5 - 2 ** -30;
+    expect(f(justBelow)).toBe(0.5);
+    const plan = planFor(graph, { w: justBelow });
+    expect(plan.pattern).toBe('s');
+    const got = (await runPlan(ortNode as unknown as OrtModule, plan, { w: justBelow }, tensors))
+      .param_next as OrtTensor;
+    const small = tensors.param.map((x, i) => f(x + f(0.5 * f(tensors.z[i] - x))));
+    const large = tensors.param.map((x, i) => f(tensors.z[i] - f(f(tensors.z[i] - x) * 0.5)));
+    expect(Array.from(got.data as Float32Array)).toEqual(Array.from(small));
+    expect(Array.from(small)).not.toEqual(Array.from(large));
+  });
+
   it('splits gradients into parts concatenated in the graph', () => {
-    const lowered = lowerGraph(graphOf(runs[0].program), { length: 10, gradParts: [3, 7] });
+    const lowered = lowerPlan(planFor(graphOf(runs[0].program), runs[0].scalars), {
+      length: 10,
+      gradParts: [3, 7],
+    });
     expect(lowered.inputs.filter((p) => p.kind === 'grad-part').map((p) => p.name)).toEqual([
       'grad.0',
       'grad.1',
@@ -191,14 +219,16 @@ describe('lowerGraph', () => {
 
   it('adds a finiteness check output that is NaN exactly when a gradient is not finite', async () => {
     const run = runs[0];
-    const lowered = lowerGraph(graphOf(run.program), { length: 4, checkGrad: true });
+    const plan = planFor(graphOf(run.program), run.scalars);
+    const values = scalarValues(plan, run.scalars);
+    const lowered = lowerPlan(plan, { length: 4, checkGrad: true });
     const session = await ortNode.InferenceSession.create(encodeModel(modelOf(lowered.graph)));
     const check = async (grad: number[]) => {
       const feeds: Record<string, OrtTensor> = {};
       for (const port of lowered.inputs) {
         feeds[port.name] =
           port.kind === 'scalar'
-            ? new ortNode.Tensor('float32', Float32Array.of(run.scalars[port.slot]), [])
+            ? new ortNode.Tensor('float32', Float32Array.of(values[port.use!]), [])
             : new ortNode.Tensor(
                 'float32',
                 port.slot === 'grad' ? Float32Array.from(grad) : random(4, 3),

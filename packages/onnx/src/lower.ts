@@ -1,13 +1,14 @@
-import type { Graph, IRNode } from '@schedulefree/core';
+import type { KernelPlan, ScalarUse } from '@schedulefree/core';
 import type { Dim, GraphSpec, Initializer, NodeSpec, ValueInfo } from './onnx-model.js';
 
 /**
- * Lowers the core's traced IR (an elementwise {@link Graph}) to an ONNX graph: every tensor slot is
- * a 1-D float32 input of one length, every per-step scalar a 0-d float32 input, so one session runs
- * every step of a program whatever the scalar values are.
+ * Lowers the core's kernel plan (a traced elementwise graph under one lerp pattern, with its scalar
+ * arguments) to an ONNX graph: every tensor slot is a 1-D float32 input of one length, every scalar
+ * argument of the plan a 0-d float32 input, so one session runs every step of a program that keeps
+ * its lerp pattern, whatever the scalar values are.
  */
 
-/** How to lower one graph. */
+/** How to lower one plan. */
 export interface LowerOptions {
   /** Length of every tensor slot: a fixed size, or a symbolic dimension such as `"n"`. */
   readonly length: Dim;
@@ -22,46 +23,21 @@ export interface LowerOptions {
    * Lets a device-resident gradient be checked without reading it back.
    */
   readonly checkGrad?: boolean;
-  /**
-   * Lerp branches known for this run, by weight scalar name (see {@link lerpBranches}). A known
-   * branch is lowered without `Where`: one pass less per lerp. Weights not listed choose their
-   * branch in the graph, from the scalar input.
-   */
-  readonly branches?: Readonly<Record<string, LerpBranch>>;
-}
-
-/** Which of PyTorch's lerp formulas applies: `small` (|w| < 0.5) or `large`. */
-export type LerpBranch = 'small' | 'large';
-
-/** The scalar inputs a graph uses as lerp weights. */
-export function lerpWeights(ir: Graph): string[] {
-  const names = new Set<string>();
-  for (const node of ir.nodes) {
-    if (node.op !== 'lerp') continue;
-    const w = ir.nodes[node.args[2]];
-    if (w.op === 'scalar') names.add(w.name);
-  }
-  return [...names];
-}
-
-/** The lerp branch of each weight for these scalar values, decided on the float32 value as the graph would. */
-export function lerpBranches(
-  weights: readonly string[],
-  scalars: Readonly<Record<string, number>>,
-): Record<string, LerpBranch> {
-  const out: Record<string, LerpBranch> = {};
-  for (const name of weights) out[name] = Math.abs(Math.fround(scalars[name])) < 0.5 ? 'small' : 'large';
-  return out;
 }
 
 /** What an input or output of a lowered graph is. */
 export interface PortSpec {
   /** Name in the ONNX graph. */
   readonly name: string;
-  /** `tensor`: a slot buffer; `scalar`: a per-step scalar; `grad-part`: one parameter's gradient; `check`: see {@link LowerOptions.checkGrad}. */
+  /**
+   * `tensor`: a slot buffer; `scalar`: one of the plan's scalar arguments ({@link PortSpec.use});
+   * `grad-part`: one parameter's gradient; `check`: see {@link LowerOptions.checkGrad}.
+   */
   readonly kind: 'tensor' | 'scalar' | 'grad-part' | 'check';
-  /** The slot (tensors, outputs) or scalar it carries. */
+  /** The slot (tensors, outputs) or the program scalar it derives from (scalars). */
   readonly slot: string;
+  /** Scalars: how the value derives from the program scalar (index into the plan's `uses`). */
+  readonly use?: number;
 }
 
 /** An ONNX graph with the meaning of its inputs and outputs. */
@@ -76,18 +52,21 @@ export const outputName = (slot: string): string => `${slot}_next`;
 /** Name of the output of {@link LowerOptions.checkGrad}. */
 export const CHECK_OUTPUT = 'gradCheck';
 
+/** Name of the graph input carrying a scalar argument: `lr`, `inv_bc2` (1 / bc2), `one_minus_c` (1 − c). */
+export const scalarInputName = (use: ScalarUse): string =>
+  use.kind === 'value' ? use.name : use.kind === 'reciprocal' ? `inv_${use.name}` : `one_minus_${use.name}`;
+
 const BINARY_OPS = { add: 'Add', sub: 'Sub', mul: 'Mul', div: 'Div' } as const;
 
-/** Accumulates ONNX nodes and constants with fresh names. */
+/** Accumulates ONNX nodes and constants with fresh value names. */
 class GraphBuilder {
   readonly nodes: NodeSpec[] = [];
   readonly initializers: Initializer[] = [];
-  private readonly constants = new Map<string, string>();
   private counter = 0;
 
   constructor(private readonly reserved: Set<string>) {}
 
-  fresh(hint: string): string {
+  private fresh(hint: string): string {
     let name: string;
     do name = `${hint}_${this.counter++}`;
     while (this.reserved.has(name));
@@ -102,136 +81,111 @@ class GraphBuilder {
     return output;
   }
 
-  /** A 0-d float32 constant, shared by every use. */
-  scalar(value: number): string {
-    const key = String(value);
-    let name = this.constants.get(key);
-    if (!name) {
-      name = this.fresh('const');
-      this.initializers.push({ name, type: 'float32', dims: [], values: [value] });
-      this.constants.set(key, name);
-    }
+  /** A 0-d float32 constant. */
+  constant(value: number): string {
+    const name = this.fresh('const');
+    this.initializers.push({ name, type: 'float32', dims: [], values: [value] });
     return name;
   }
 }
 
 /**
- * Lowers a traced graph. The IR's `lerp(a, b, w)` follows PyTorch's two branches: `a + w·(b − a)` when
- * |w| < 0.5, else `b − (b − a)·(1 − w)`. It becomes `Where(|w| < 0.5, a, b) + (b − a)·k` with the 0-d
- * `k = Where(|w| < 0.5, w, w − 1)`: `(b − a)·(w − 1)` is exactly `−((b − a)·(1 − w))`, so both branches
- * round exactly as PyTorch's do, and the branch is taken per run from the scalar input, in the graph.
- * With {@link LowerOptions.branches}, a known branch is lowered directly (no `Where`).
+ * Lowers a kernel plan, one ONNX operator per IR operation (one float32 rounding each). What the
+ * plan decided is taken as is: a division by a scalar is a multiplication by its reciprocal, and
+ * each lerp `lerp(a, b, w)` is the branch of the plan's pattern, `a + w·(b − a)` (small) or
+ * `b − (b − a)·(1 − w)` (large), with `w` or `1 − w` a scalar input. Only live nodes are lowered,
+ * only the inputs they read are graph inputs, and only the slots that change are outputs.
  */
-export function lowerGraph(ir: Graph, options: LowerOptions): LoweredGraph {
-  const outputsOf = Object.entries(ir.outputs);
-  const reserved = new Set<string>([
-    ...ir.inputs,
-    ...ir.scalars,
-    ...outputsOf.map(([slot]) => outputName(slot)),
-    CHECK_OUTPUT,
-  ]);
-  if (reserved.size !== ir.inputs.length + ir.scalars.length + outputsOf.length + 1) {
+export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredGraph {
+  const { graph: ir, live, operand, small, uses } = plan;
+  const scalarNames = uses.map(scalarInputName);
+  const outputSlots = plan.stores;
+  const names = [...plan.loads, ...scalarNames, ...outputSlots.map(outputName), CHECK_OUTPUT];
+  if (new Set(names).size !== names.length) {
     throw new Error(`cannot lower ${ir.key}: slot, scalar and output names must all differ`);
   }
-  const b = new GraphBuilder(reserved);
+  const b = new GraphBuilder(new Set(names));
   const parts = options.gradParts && options.gradParts.length > 1 ? options.gradParts : null;
   const tensorType = (name: string, length: Dim): ValueInfo => ({ name, type: 'float32', shape: [length] });
 
   const inputs: ValueInfo[] = [];
   const inputPorts: PortSpec[] = [];
-  for (const slot of ir.inputs) {
+  for (const slot of plan.loads) {
     if (slot === 'grad' && parts) {
-      const names = parts.map((size, i) => {
+      const partNames = parts.map((size, i) => {
         const name = `grad.${i}`;
         inputs.push(tensorType(name, size));
         inputPorts.push({ name, kind: 'grad-part', slot: 'grad' });
         return name;
       });
-      b.op('Concat', names, 'grad', { axis: { int: 0 } });
+      b.op('Concat', partNames, 'grad', { axis: { int: 0 } });
     } else {
       inputs.push(tensorType(slot, options.length));
       inputPorts.push({ name: slot, kind: 'tensor', slot });
     }
   }
-  for (const name of ir.scalars) {
-    inputs.push({ name, type: 'float32', shape: [] });
-    inputPorts.push({ name, kind: 'scalar', slot: name });
-  }
+  uses.forEach((use, i) => {
+    inputs.push({ name: scalarNames[i], type: 'float32', shape: [] });
+    inputPorts.push({ name: scalarNames[i], kind: 'scalar', slot: use.name, use: i });
+  });
 
-  // The value name of each IR node; outputs computed by an operator are named after their slot.
+  // Nodes computing an output are named after their slot's output.
   const finalName = new Map<number, string>();
-  for (const [slot, id] of outputsOf) {
-    const node = ir.nodes[id];
-    if (node.op !== 'input' && !finalName.has(id)) finalName.set(id, outputName(slot));
+  for (const slot of outputSlots) {
+    const id = ir.outputs[slot];
+    if (ir.nodes[id].op !== 'input' && !finalName.has(id)) finalName.set(id, outputName(slot));
   }
-  const names: string[] = [];
-  const lerpScalars = new Map<number, { small: string; coef: string }>();
-  const minusOne = new Map<number, string>();
-  const weightMinusOne = (w: number) => {
-    let name = minusOne.get(w);
-    if (!name) {
-      name = b.op('Sub', [names[w], b.scalar(1)]);
-      minusOne.set(w, name);
-    }
-    return name;
-  };
-  const branchOf = (w: number) => {
-    let found = lerpScalars.get(w);
-    if (!found) {
-      const wName = names[w];
-      const small = b.op('Less', [b.op('Abs', [wName]), b.scalar(0.5)]);
-      const coef = b.op('Where', [small, wName, weightMinusOne(w)]);
-      found = { small, coef };
-      lerpScalars.set(w, found);
-    }
-    return found;
-  };
-  for (const node of ir.nodes) names[node.id] = lowerNode(node);
-
-  function lowerNode(node: IRNode): string {
+  const value: string[] = [];
+  for (const node of ir.nodes) {
+    if (!live.has(node.id) || node.kind !== 'tensor') continue;
     const out = finalName.get(node.id);
+    const arg = (k: number) => value[(node as { args: readonly number[] }).args[k]];
+    const scalar = () => scalarNames[operand.get(node.id)!];
     switch (node.op) {
       case 'input':
-      case 'scalar':
-        return node.name;
+        value[node.id] = node.name;
+        break;
       case 'sqrt':
-        return b.op('Sqrt', [names[node.args[0]]], out);
+        value[node.id] = b.op('Sqrt', [arg(0)], out);
+        break;
       case 'abs':
-        return b.op('Abs', [names[node.args[0]]], out);
+        value[node.id] = b.op('Abs', [arg(0)], out);
+        break;
       case 'lerp': {
-        const [a, c, w] = node.args;
-        const diff = b.op('Sub', [names[c], names[a]]);
-        const known = options.branches?.[(ir.nodes[w] as { name: string }).name];
-        if (known === 'small') return b.op('Add', [names[a], b.op('Mul', [diff, names[w]])], out);
-        if (known === 'large') return b.op('Add', [names[c], b.op('Mul', [diff, weightMinusOne(w)])], out);
-        const { small, coef } = branchOf(w);
-        const base = b.op('Where', [small, names[a], names[c]]);
-        return b.op('Add', [base, b.op('Mul', [diff, coef])], out);
+        const diff = b.op('Sub', [arg(1), arg(0)]);
+        const scaled = b.op('Mul', [diff, scalar()]);
+        value[node.id] = small.has(node.id)
+          ? b.op('Add', [arg(0), scaled], out)
+          : b.op('Sub', [arg(1), scaled], out);
+        break;
       }
       default:
-        return b.op(BINARY_OPS[node.op], [names[node.args[0]], names[node.args[1]]], out);
+        // A scalar divisor arrives as its reciprocal.
+        value[node.id] = operand.has(node.id)
+          ? b.op(node.op === 'div' ? 'Mul' : BINARY_OPS[node.op], [arg(0), scalar()], out)
+          : b.op(BINARY_OPS[node.op], [arg(0), arg(1)], out);
     }
   }
 
   const outputs: ValueInfo[] = [];
   const outputPorts: PortSpec[] = [];
-  for (const [slot, id] of outputsOf) {
+  for (const slot of outputSlots) {
     const name = outputName(slot);
-    // Inputs passed through, and a node that is a second slot's value, need their own copy.
-    if (names[id] !== name) b.op('Identity', [names[id]], name);
+    // An input passed through to another slot, or a node that is a second slot's value, is copied.
+    if (value[ir.outputs[slot]] !== name) b.op('Identity', [value[ir.outputs[slot]]], name);
     outputs.push(tensorType(name, options.length));
     outputPorts.push({ name, kind: 'tensor', slot });
   }
   if (options.checkGrad) {
-    if (!ir.inputs.includes('grad')) throw new Error(`cannot check gradients of ${ir.key}: it reads none`);
-    b.op('ReduceSum', [b.op('Mul', ['grad', b.scalar(0)])], CHECK_OUTPUT, { keepdims: { int: 0 } });
+    if (!plan.loads.includes('grad')) throw new Error(`cannot check gradients of ${ir.key}: it reads none`);
+    b.op('ReduceSum', [b.op('Mul', ['grad', b.constant(0)])], CHECK_OUTPUT, { keepdims: { int: 0 } });
     outputs.push({ name: CHECK_OUTPUT, type: 'float32', shape: [] });
     outputPorts.push({ name: CHECK_OUTPUT, kind: 'check', slot: 'grad' });
   }
 
   return {
     graph: {
-      name: ir.key.replace(/[^A-Za-z0-9_]/g, '_'),
+      name: `${ir.key}#${plan.pattern}`.replace(/[^A-Za-z0-9_]/g, '_'),
       nodes: b.nodes,
       inputs,
       outputs,

@@ -99,19 +99,21 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await opt.dispose();
   });
 
-  it('reuses host buffers where the runtime fills preallocated outputs (node), else adopts new ones (web)', async () => {
+  it('recycles host buffers where the runtime fills preallocated outputs (node), else adopts new ones (web)', async () => {
     const opt = await SGDScheduleFree.create(ort, { w: values(6, 1) }, { lr: 0.5 });
     await opt.train();
     const buffers: unknown[] = [];
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 8; i++) {
       await opt.step({ w: values(6, 10 + i) });
       buffers.push(opt.flatParams().data);
+      // Runs never write their inputs: every step's parameters are a new buffer.
+      if (i > 0) expect(buffers[i]).not.toBe(buffers[i - 1]);
     }
-    expect(buffers[2] === buffers[0]).toBe(ort === ortNode);
-    expect(buffers[3] === buffers[1]).toBe(ort === ortNode);
-    expect(buffers[1]).not.toBe(buffers[0]);
+    const distinct = new Set(buffers).size;
+    if (ort === ortNode) expect(distinct).toBeLessThan(buffers.length);
+    else expect(distinct).toBe(buffers.length);
     const ref = new core.SGDScheduleFree({ w: values(6, 1) }, { lr: 0.5 }).train();
-    for (let i = 0; i < 4; i++) ref.step({ w: values(6, 10 + i) });
+    for (let i = 0; i < 8; i++) ref.step({ w: values(6, 10 + i) });
     expectClose(await host(await opt.params()), ref.params);
     await opt.dispose();
   });

@@ -1,148 +1,212 @@
-import { type Algorithm, type ClosureResult, check } from '@schedulefree/core';
-import { OnnxOptimizerEngine, type OnnxOptimizerOptions, type OnnxParams } from './engine.js';
-import type { OrtModule, OrtTensor, TensorInput } from './runtime.js';
+import {
+  type Algorithm,
+  AsyncOptimizerBase,
+  AsyncScheduleFreeClosureOptimizer,
+  AsyncScheduleFreeOptimizer,
+  check,
+} from '@schedulefree/core';
+import { type BaseAlgorithm, checkBaseAlgorithm, plainAlgorithm } from '@schedulefree/wrapper';
+import type { ExportedStep } from './export.js';
+import type { OnnxOptimizerOptions, OnnxParams, StateLocation } from './options.js';
+import {
+  type OnnxClosure,
+  type OnnxParts,
+  OnnxSetup,
+  type OrtModuleInput,
+  type ParamLayout,
+  setUp,
+} from './parts.js';
+import type { OrtTensor, TensorInput } from './runtime.js';
 
-/** The `ort` argument: the module namespace (`import * as ort from 'onnxruntime-web'`) or its default export. */
-export type OrtModuleInput = OrtModule | { readonly default: OrtModule };
+export type { OnnxClosure, OrtModuleInput, ParamLayout } from './parts.js';
+
+/*
+ * The façades: the core's asynchronous optimizers (call order, captured gradients and options,
+ * closures, state dicts, disposal) plus what ONNX Runtime users get besides — per-parameter tensors
+ * with their dimensions, the flat buffers, the exported step. Create them with the static `create`
+ * of a class (or `createOptimizer`): it reads device parameters and creates the first sessions.
+ */
+
+/** Docs of the members every ONNX optimizer class shares (delegating to {@link OnnxParts}). */
+interface OnnxAccess {
+  /** Where parameters and state live between steps. */
+  readonly stateLocation: StateLocation;
+  /**
+   * The current parameters (y in train mode, x in eval mode) by name, with the dimensions they were
+   * given. They belong to the optimizer and are valid until its next `step`, `train`, `eval`,
+   * `loadStateDict` or `dispose`: read them (`getData()`) or feed them to a model before that. On the
+   * CPU they are views of the group's flat buffer; on the GPU, slices of it (a single-parameter
+   * group's is the buffer itself).
+   */
+  params(): Promise<Record<string, OrtTensor>>;
+  /**
+   * A group's parameters as the one flat tensor the step graph reads (parameters concatenated in
+   * order), owned by the optimizer; valid until the next change, like {@link params}.
+   */
+  flatParams(group?: number): OrtTensor;
+  /**
+   * The parameters at x (the evaluation point) as new tensors owned by the caller (dispose GPU ones
+   * when done), without changing anything in the optimizer.
+   */
+  evalParams(): Promise<Record<string, OrtTensor>>;
+  /**
+   * A group's next step as a standalone ONNX model (ModelProto bytes with a description of every
+   * input and output) plus the scalar inputs of that step, so the same update runs in any ONNX
+   * runtime (Python, C++, mobile). Tensors are 1-D of symbolic length `n`; `params` says where each
+   * parameter sits in the flat buffers. Nothing changes in the optimizer.
+   */
+  exportStep(group?: number): ExportedStep & { params: readonly ParamLayout[] };
+}
 
 /**
  * Optimizers whose parameters hold y while training: `await train()` before stepping,
- * `await eval()` before evaluating or saving, `await step(grads)` with gradients taken at the
- * current parameters. Each step is one `session.run` per parameter group.
+ * `await eval()` before evaluating or saving, `await step(grads)` with gradients (float32
+ * `ort.Tensor`s or `Float32Array`s, by name) taken at the current parameters. Each step is one
+ * `session.run` per parameter group.
  */
-export class OnnxScheduleFreeOptimizer<O extends object> extends OnnxOptimizerEngine<O> {
-  /** Switch to train mode: parameters move to y. A no-op when already training. */
-  train(): Promise<this> {
-    return this.serial('train', async () => {
-      if (this.currentMode !== 'train') {
-        await this.moveAll('y');
-        this.currentMode = 'train';
-      }
-      return this;
-    });
+export class OnnxScheduleFreeOptimizer<O extends object>
+  extends AsyncScheduleFreeOptimizer<TensorInput, O>
+  implements OnnxAccess
+{
+  protected readonly onnx: OnnxParts<O>;
+
+  protected constructor(setup: OnnxSetup<O>) {
+    super(...OnnxSetup.engineArgs(setup));
+    this.onnx = setup.bind(this.engine);
   }
 
-  /** Switch to eval mode: parameters move to x. A no-op when already in eval mode. */
-  eval(): Promise<this> {
-    return this.serial('eval', async () => {
-      if (this.currentMode !== 'eval') {
-        await this.moveAll('x');
-        this.currentMode = 'eval';
-      }
-      return this;
-    });
+  get stateLocation(): StateLocation {
+    return this.onnx.context.location;
   }
-
-  /**
-   * One optimizer step with gradients (taken at the current parameters, i.e. at y) keyed by
-   * parameter name, as float32 `ort.Tensor`s or `Float32Array`s of the parameters' sizes. Resolves
-   * to false if the step was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). On any
-   * error nothing has changed.
-   */
-  step(grads: Readonly<Record<string, TensorInput>>): Promise<boolean> {
-    return this.serial('step', async () => {
-      check(
-        this.currentMode === 'train',
-        'WRONG_MODE',
-        () =>
-          `${this.algorithm.name}.step() was called in eval mode. Call await optimizer.train() before training steps, and await optimizer.eval() before evaluating or saving.`,
-      );
-      this.validateGroups();
-      if (!this.checkGrads(grads, 'step')) return false;
-      return this.applyStep(grads, 'step');
-    });
+  params(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.params();
+  }
+  flatParams(group = 0): OrtTensor {
+    return this.onnx.flatParams(group);
+  }
+  evalParams(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.evalParams();
+  }
+  exportStep(group = 0): ExportedStep & { params: readonly ParamLayout[] } {
+    return this.onnx.exportStep(group);
+  }
+  /** Releases every session and buffer the optimizer created, once the calls made before have taken effect. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await this.onnx.dispose();
   }
 }
-
-/** What a closure passed to {@link OnnxScheduleFreeClosureOptimizer.step} gets and returns. */
-export type OnnxClosure = (
-  params: Record<string, OrtTensor>,
-) => ClosureResult<TensorInput> | Promise<ClosureResult<TensorInput>>;
 
 /**
  * Closure-driven optimizers: parameters hold x between steps; `step(closure)` moves them to y, calls
  * the closure (which gets the parameters at y) for gradients, updates, and leaves them at x.
  */
-export class OnnxScheduleFreeClosureOptimizer<O extends object> extends OnnxOptimizerEngine<O> {
+export class OnnxScheduleFreeClosureOptimizer<O extends object>
+  extends AsyncScheduleFreeClosureOptimizer<TensorInput, O>
+  implements OnnxAccess
+{
+  protected readonly onnx: OnnxParts<O>;
+
+  protected constructor(setup: OnnxSetup<O>) {
+    super(...OnnxSetup.engineArgs(setup));
+    this.onnx = setup.bind(this.engine);
+  }
+
   /**
-   * One step. The closure runs while the parameters hold y and returns the gradients (or
-   * `{ loss, grads }`), possibly as a promise. Resolves to the loss, if the closure gave one. If the
-   * closure throws or returns bad gradients, the parameters are restored and nothing else changes.
+   * One step. The closure gets the parameters at y (valid while it runs) and returns the gradients
+   * (or `{ loss, grads }`), possibly as a promise; resolves to the loss, if it gave one. Calls made
+   * while it runs wait for it; calls made from inside it are refused. If it fails, returns bad
+   * gradients or sets invalid options, the parameters are restored and nothing else changes.
    */
-  step(closure: OnnxClosure): Promise<number | undefined> {
-    return this.serial('step', async () => {
-      check(
-        typeof closure === 'function',
-        'MISSING_GRAD',
-        () => `${this.algorithm.name}.step(closure) needs a function returning the gradients.`,
-      );
-      this.validateGroups();
-      const previous = await this.moveAll('y', true);
-      let loss: number | undefined;
-      let grads: Readonly<Record<string, TensorInput>>;
-      let finite: boolean;
-      this.callbackDepth++;
-      try {
-        ({ loss, grads } = unpackClosureResult(await closure(await this.params())));
-        finite = this.checkGrads(grads, 'step');
-      } catch (error) {
-        this.restoreParams(previous);
-        throw error;
-      } finally {
-        this.callbackDepth--;
-      }
-      let stepped = false;
-      try {
-        stepped = finite && (await this.applyStep(grads, 'step'));
-      } catch (error) {
-        this.restoreParams(previous);
-        throw error;
-      }
-      if (stepped) this.dropParams(previous);
-      else this.restoreParams(previous);
-      return loss;
-    });
+  override step(closure: OnnxClosure): Promise<number | undefined> {
+    return this.onnx.closureStep(closure);
+  }
+
+  get stateLocation(): StateLocation {
+    return this.onnx.context.location;
+  }
+  params(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.params();
+  }
+  flatParams(group = 0): OrtTensor {
+    return this.onnx.flatParams(group);
+  }
+  evalParams(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.evalParams();
+  }
+  exportStep(group = 0): ExportedStep & { params: readonly ParamLayout[] } {
+    return this.onnx.exportStep(group);
+  }
+  /** Releases every session and buffer the optimizer created, once the calls made before have taken effect. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await this.onnx.dispose();
   }
 }
 
-function unpackClosureResult(result: ClosureResult<TensorInput>): {
-  loss?: number;
-  grads: Readonly<Record<string, TensorInput>>;
-} {
-  if (result && typeof result === 'object' && 'grads' in result) {
-    const keys = Object.keys(result);
-    const grads = (result as { grads: unknown }).grads;
-    if (
-      keys.every((k) => k === 'grads' || k === 'loss') &&
-      grads &&
-      typeof grads === 'object' &&
-      !ArrayBuffer.isView(grads)
-    ) {
-      return result as { loss?: number; grads: Readonly<Record<string, TensorInput>> };
-    }
+/**
+ * A base optimizer on its own (not Schedule-Free): `step(grads)` updates the parameters, with no
+ * train/eval modes. The same graph machinery, useful as a baseline for the Schedule-Free classes.
+ */
+export class OnnxBaseOptimizer<O extends { lr: number }>
+  extends AsyncOptimizerBase<TensorInput, O>
+  implements OnnxAccess
+{
+  protected readonly onnx: OnnxParts<O>;
+
+  protected constructor(setup: OnnxSetup<O>) {
+    super(...OnnxSetup.engineArgs(setup));
+    this.onnx = setup.bind(this.engine);
   }
-  return { grads: result as Readonly<Record<string, TensorInput>> };
+
+  /** Creates the optimizer for a base algorithm (SGD, Adam, AdamW, RMSprop, Adagrad, or your own). */
+  static async create<O extends { lr: number }>(
+    ort: OrtModuleInput,
+    base: BaseAlgorithm<O>,
+    params: OnnxParams<O>,
+    options?: OnnxOptimizerOptions<O>,
+  ): Promise<OnnxBaseOptimizer<O>> {
+    checkBaseAlgorithm('OnnxBaseOptimizer', base);
+    const setup = await setUp(plainAlgorithm(base), ort, params, options);
+    return setup.ready(new OnnxBaseOptimizer(setup));
+  }
+
+  /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
+  step(grads: Readonly<Record<string, TensorInput>>): Promise<boolean> {
+    return this.engine.later(this.engine.step(grads));
+  }
+
+  get stateLocation(): StateLocation {
+    return this.onnx.context.location;
+  }
+  params(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.params();
+  }
+  flatParams(group = 0): OrtTensor {
+    return this.onnx.flatParams(group);
+  }
+  evalParams(): Promise<Record<string, OrtTensor>> {
+    return this.onnx.evalParams();
+  }
+  exportStep(group = 0): ExportedStep & { params: readonly ParamLayout[] } {
+    return this.onnx.exportStep(group);
+  }
+  /** Releases every session and buffer the optimizer created, once the calls made before have taken effect. */
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    await this.onnx.dispose();
+  }
 }
 
 class AnyOptimizer<O extends object> extends OnnxScheduleFreeOptimizer<O> {
-  static make<O extends object>(
-    algorithm: Algorithm<O>,
-    ort: OrtModuleInput,
-    params: OnnxParams<O>,
-    options?: OnnxOptimizerOptions<O>,
-  ): Promise<OnnxScheduleFreeOptimizer<O>> {
-    return AnyOptimizer.build(() => new AnyOptimizer(algorithm, ort, params, options));
+  static async make<O extends object>(setup: OnnxSetup<O>): Promise<OnnxScheduleFreeOptimizer<O>> {
+    return setup.ready(new AnyOptimizer(setup));
   }
 }
 
 class AnyClosureOptimizer<O extends object> extends OnnxScheduleFreeClosureOptimizer<O> {
-  static make<O extends object>(
-    algorithm: Algorithm<O>,
-    ort: OrtModuleInput,
-    params: OnnxParams<O>,
-    options?: OnnxOptimizerOptions<O>,
-  ): Promise<OnnxScheduleFreeClosureOptimizer<O>> {
-    return AnyClosureOptimizer.build(() => new AnyClosureOptimizer(algorithm, ort, params, options));
+  static async make<O extends object>(setup: OnnxSetup<O>): Promise<OnnxScheduleFreeClosureOptimizer<O>> {
+    return setup.ready(new AnyClosureOptimizer(setup));
   }
 }
 
@@ -162,7 +226,7 @@ export async function createOptimizer<O extends object>(
     'INVALID_OPTION',
     () => `createOptimizer: ${algorithm.name} is a closure algorithm; use createClosureOptimizer.`,
   );
-  return AnyOptimizer.make(algorithm, ort, params, options);
+  return AnyOptimizer.make(await setUp(algorithm, ort, params, options));
 }
 
 /** An ONNX optimizer driven by `step(closure)` for any closure-kind {@link Algorithm}. */
@@ -177,5 +241,5 @@ export async function createClosureOptimizer<O extends object>(
     'INVALID_OPTION',
     () => `createClosureOptimizer: ${algorithm?.name} is not a closure algorithm; use createOptimizer.`,
   );
-  return AnyClosureOptimizer.make(algorithm, ort, params, options);
+  return AnyClosureOptimizer.make(await setUp(algorithm, ort, params, options));
 }

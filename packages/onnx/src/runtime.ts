@@ -86,12 +86,6 @@ export const onHost = (value: TensorInput): boolean =>
 export const hostData = (value: TensorInput): Float32Array =>
   value instanceof Float32Array ? value : ((value as OrtTensor).data as Float32Array);
 
-/** The contents as a Float32Array (downloads device data; may return the host array itself). */
-export async function readData(value: TensorInput): Promise<Float32Array> {
-  if (onHost(value)) return hostData(value);
-  return (await (value as OrtTensor).getData()) as Float32Array;
-}
-
 /**
  * The same data as a 1-D tensor of `size` elements, without copying: host arrays are wrapped,
  * device buffers get a second view that does not own (or free) the buffer.
@@ -106,11 +100,6 @@ export function flatTensor(ort: OrtModule, value: TensorInput, size: number): Or
 /** A 0-d float32 tensor (per-step scalars are rounded once, from the host's float64 value). */
 export const scalarTensor = (ort: OrtModule, value: number): OrtTensor =>
   new ort.Tensor('float32', Float32Array.of(value), []);
-
-/** Frees device memory; host tensors are left to the garbage collector (views may share their data). */
-export function release(tensor: OrtTensor | undefined): void {
-  if (tensor && tensor.location === 'gpu-buffer') tensor.dispose();
-}
 
 /** A readable name for the execution providers of a session options object. */
 export function providerNames(options: InferenceSession.SessionOptions): string {

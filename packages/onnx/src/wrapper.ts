@@ -1,14 +1,13 @@
 import {
   type BaseAlgorithm,
   checkBaseAlgorithm,
-  plainAlgorithm,
   ScheduleFreeWrapperAlgorithm,
   type ScheduleFreeWrapperOptions,
   ScheduleFreeWrapperReferenceAlgorithm,
 } from '@schedulefree/wrapper';
-import { OnnxOptimizerEngine, type OnnxOptimizerOptions, type OnnxParams } from './engine.js';
 import { OnnxScheduleFreeOptimizer, type OrtModuleInput } from './optimizers.js';
-import type { TensorInput } from './runtime.js';
+import type { OnnxOptimizerOptions, OnnxParams } from './options.js';
+import { setUp } from './parts.js';
 
 export { baseAlgorithms } from '@schedulefree/wrapper';
 
@@ -19,61 +18,32 @@ export { baseAlgorithms } from '@schedulefree/wrapper';
  * (`lr`, `betas`, …); the wrapper's (`momentum`, `weightDecayAtY`, `r`, `weightLrPower`) come last.
  */
 export class ScheduleFreeWrapper<O extends { lr: number }> extends OnnxScheduleFreeOptimizer<O> {
-  static create<O extends { lr: number }>(
+  static async create<O extends { lr: number }>(
     ort: OrtModuleInput,
     base: BaseAlgorithm<O>,
     params: OnnxParams<O>,
     options?: OnnxOptimizerOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapper<O>> {
-    return ScheduleFreeWrapper.build(() => {
-      checkBaseAlgorithm('ScheduleFreeWrapper', base);
-      const algorithm = ScheduleFreeWrapperAlgorithm(base, wrapperOptions);
-      return new ScheduleFreeWrapper<O>(algorithm, ort, params, options);
-    });
+    checkBaseAlgorithm('ScheduleFreeWrapper', base);
+    const algorithm = ScheduleFreeWrapperAlgorithm(base, wrapperOptions);
+    const setup = await setUp(algorithm, ort, params, options);
+    return setup.ready(new ScheduleFreeWrapper(setup));
   }
 }
 
 /** The wrapper keeping x, y and z explicitly: exact mode switches, β in [0, 1]. */
 export class ScheduleFreeWrapperReference<O extends { lr: number }> extends OnnxScheduleFreeOptimizer<O> {
-  static create<O extends { lr: number }>(
+  static async create<O extends { lr: number }>(
     ort: OrtModuleInput,
     base: BaseAlgorithm<O>,
     params: OnnxParams<O>,
     options?: OnnxOptimizerOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ): Promise<ScheduleFreeWrapperReference<O>> {
-    return ScheduleFreeWrapperReference.build(() => {
-      checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
-      const algorithm = ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions);
-      return new ScheduleFreeWrapperReference<O>(algorithm, ort, params, options);
-    });
-  }
-}
-
-/**
- * A base optimizer on its own (not Schedule-Free): `step(grads)` updates the parameters, with no
- * train/eval modes. The same graph machinery, useful as a baseline for the Schedule-Free classes.
- */
-export class OnnxBaseOptimizer<O extends { lr: number }> extends OnnxOptimizerEngine<O> {
-  static create<O extends { lr: number }>(
-    ort: OrtModuleInput,
-    base: BaseAlgorithm<O>,
-    params: OnnxParams<O>,
-    options?: OnnxOptimizerOptions<O>,
-  ): Promise<OnnxBaseOptimizer<O>> {
-    return OnnxBaseOptimizer.build(() => {
-      checkBaseAlgorithm('OnnxBaseOptimizer', base);
-      return new OnnxBaseOptimizer<O>(plainAlgorithm(base), ort, params, options);
-    });
-  }
-
-  /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
-  step(grads: Readonly<Record<string, TensorInput>>): Promise<boolean> {
-    return this.serial('step', async () => {
-      this.validateGroups();
-      if (!this.checkGrads(grads, 'step')) return false;
-      return this.applyStep(grads, 'step');
-    });
+    checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
+    const algorithm = ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions);
+    const setup = await setUp(algorithm, ort, params, options);
+    return setup.ready(new ScheduleFreeWrapperReference(setup));
   }
 }

@@ -1,58 +1,45 @@
-import { type ElementwiseProgram, graphOf } from '@schedulefree/core';
+import type { KernelPlan } from '@schedulefree/core';
 import type { InferenceSession } from 'onnxruntime-common';
-import { CHECK_OUTPUT, type LoweredGraph, type LowerOptions, lowerGraph } from './lower.js';
+import { CHECK_OUTPUT, type LoweredGraph, type LowerOptions, lowerPlan } from './lower.js';
 import { modelOf } from './model.js';
+import type { StateLocation } from './options.js';
 import { createSession, type OrtModule } from './runtime.js';
 
-/** A program lowered for one group layout, with the session that runs it. */
-export interface CompiledProgram {
+/** A plan lowered for one group layout, with the session that runs it. */
+export interface CompiledPlan {
   readonly lowered: LoweredGraph;
   readonly session: InferenceSession;
 }
 
 /**
- * The sessions of one optimizer, created on first use and kept for every later run: one per program
- * structure (the program's key) and group layout, plus auxiliary ones (splitting parameters).
+ * The sessions of one optimizer, created on first use and kept for every later run: one per
+ * program structure, lerp pattern and group layout (a pattern changes at most a few times in a run:
+ * the averaging weight c passes 0.5 once, so ordinary steps all use one session), plus auxiliary
+ * ones (splitting parameters).
  */
-export class ProgramCache {
+export class SessionCache {
   private readonly sessions = new Map<string, Promise<unknown>>();
   private readonly created: InferenceSession[] = [];
 
   constructor(
     private readonly ort: OrtModule,
     private readonly options: InferenceSession.SessionOptions,
-    private readonly location: 'cpu' | 'gpu-buffer',
+    private readonly location: StateLocation,
     private readonly where: string,
   ) {}
 
-  /**
-   * The compiled program; `gradParts` is ignored for programs that read no gradient. One session per
-   * structure, layout and lerp branch pattern: a branch pattern changes at most a few times (the
-   * averaging weight c passes 0.5 once), so ordinary steps all use one session.
-   */
-  get(program: ElementwiseProgram, lowering: LowerOptions): Promise<CompiledProgram> {
-    const reads = program.inputs.includes('grad');
-    const parts =
-      reads && lowering.gradParts && lowering.gradParts.length > 1 ? lowering.gradParts : undefined;
-    const checkGrad = reads && !!lowering.checkGrad;
-    const branches = lowering.branches ?? {};
-    const pattern = Object.entries(branches)
-      .map(([w, b]) => `${w}:${b}`)
-      .join(',');
-    const key = `${program.key}|${lowering.length}|${parts?.join(',') ?? ''}|${checkGrad}|${pattern}`;
+  /** The session running `plan` over a group of this layout. */
+  plan(plan: KernelPlan, layout: LowerOptions): Promise<CompiledPlan> {
+    const parts = layout.gradParts && layout.gradParts.length > 1 ? layout.gradParts : undefined;
+    const key = `${plan.graph.key}#${plan.pattern}|${layout.length}|${parts ?? ''}|${!!layout.checkGrad}`;
     return this.cached(key, async () => {
-      const lowered = lowerGraph(graphOf(program), {
-        length: lowering.length,
-        gradParts: parts,
-        checkGrad,
-        branches,
-      });
-      const locations: Record<string, 'cpu' | 'gpu-buffer'> = {};
+      const lowered = lowerPlan(plan, { ...layout, gradParts: parts });
+      const locations: Record<string, StateLocation> = {};
       for (const port of lowered.outputs)
         locations[port.name] = port.name === CHECK_OUTPUT ? 'cpu' : this.location;
       const session = await createSession(
         this.ort,
-        modelOf(lowered.graph, `Schedule-Free program ${program.key}`),
+        modelOf(lowered.graph, `Schedule-Free program ${plan.graph.key}`),
         { ...this.options, preferredOutputLocation: locations },
         this.where,
       );

@@ -1,10 +1,10 @@
-import { allFinite, check, checkGradRecord, type ParamsInput } from '@schedulefree/core';
+import { check, type ParamsInput } from '@schedulefree/core';
 import type { InferenceSession } from 'onnxruntime-common';
-import { describeUnusable, hostData, onHost, sizeOf, type TensorInput } from './runtime.js';
+import { describeUnusable, sizeOf, type TensorInput } from './runtime.js';
 
 /**
- * Checks of what users pass in: engine options, parameter groups and gradient records. Messages
- * follow the core engine's, naming the parameter and the fix.
+ * The options of the ONNX optimizers besides the algorithm's, and the checks of parameters made
+ * before the engine sees them (device parameters are read to the host first).
  */
 
 /** Where parameters and optimizer state live between steps. */
@@ -38,17 +38,13 @@ export type OnnxParams<O> = ParamsInput<TensorInput, O>;
 /** Constructor options: the algorithm's options plus {@link OnnxEngineOptions}. */
 export type OnnxOptimizerOptions<O> = Partial<O> & OnnxEngineOptions;
 
-const ENGINE_KEYS: readonly string[] = [
-  'executionProviders',
-  'sessionOptions',
-  'stateLocation',
-  'nonFiniteGrads',
-];
+/** Options of this package's optimizer objects; every other option goes to the core's engine. */
+const ONNX_KEYS: readonly string[] = ['executionProviders', 'sessionOptions', 'stateLocation'];
 
-/** Engine options checked and resolved, and the rest (the algorithm's options). */
+/** The options split into the ONNX Runtime ones, checked and resolved, and the engine's. */
 export interface ParsedOptions {
-  readonly algorithmOptions: Record<string, unknown>;
-  readonly nonFiniteGrads: 'throw' | 'skip';
+  /** The algorithm's options and `nonFiniteGrads`, checked by the engine. */
+  readonly engineOptions: Record<string, unknown>;
   readonly location: StateLocation;
   readonly sessionOptions: InferenceSession.SessionOptions;
 }
@@ -59,15 +55,9 @@ export function parseOptions(where: string, options: OnnxEngineOptions): ParsedO
     'INVALID_OPTION',
     () => `${where}: options must be an object such as { lr: 0.01 }.`,
   );
-  const algorithmOptions: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(options)) if (!ENGINE_KEYS.includes(k)) algorithmOptions[k] = v;
-  const { nonFiniteGrads = 'throw', executionProviders, sessionOptions = {}, stateLocation } = options;
-  check(
-    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
-    'INVALID_OPTION',
-    () =>
-      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
-  );
+  const engineOptions: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (!ONNX_KEYS.includes(k)) engineOptions[k] = v;
+  const { executionProviders, sessionOptions = {}, stateLocation } = options;
   check(
     executionProviders === undefined || Array.isArray(executionProviders),
     'INVALID_OPTION',
@@ -83,8 +73,7 @@ export function parseOptions(where: string, options: OnnxEngineOptions): ParsedO
       `${where}: option "stateLocation" must be 'cpu', or 'gpu-buffer' with executionProviders: ['webgpu']; got ${JSON.stringify(stateLocation)} with ${JSON.stringify(firstName ?? 'the default provider')}.`,
   );
   return {
-    algorithmOptions,
-    nonFiniteGrads,
+    engineOptions,
     location,
     sessionOptions: { ...sessionOptions, ...(executionProviders ? { executionProviders } : {}) },
   };
@@ -97,33 +86,4 @@ export function checkParam(where: string, name: string, tensor: unknown): number
   const size = sizeOf(tensor as TensorInput);
   check(size > 0, 'INVALID_PARAMS', () => `${where}: parameter "${name}" has no elements.`);
   return size;
-}
-
-/**
- * Checks a gradient record with the core's rules (known names, one per parameter, sizes, finite
- * values), adding what is particular to ONNX Runtime: float32 tensors, and device gradients only
- * for optimizers that live on the device (those are checked for NaN/Inf inside the step graph).
- * Returns false when the step must be skipped (non-finite with `nonFiniteGrads: 'skip'`).
- */
-export function checkGrads(
-  where: string,
-  params: ReadonlyMap<string, { readonly size: number }>,
-  grads: Readonly<Record<string, TensorInput>>,
-  options: { readonly location: StateLocation; readonly nonFiniteGrads: 'throw' | 'skip' },
-): boolean {
-  return checkGradRecord(
-    where,
-    params,
-    grads,
-    {
-      problem: (_name, grad) =>
-        describeUnusable(grad) ??
-        (onHost(grad) || options.location === 'gpu-buffer'
-          ? null
-          : `it is a 'gpu-buffer' tensor, but this optimizer runs on the CPU; pass host data, or create the optimizer with executionProviders: ['webgpu']`),
-      size: sizeOf,
-      finite: (_name, grad) => (onHost(grad) ? allFinite(hostData(grad)) : null),
-    },
-    options.nonFiniteGrads,
-  );
 }
