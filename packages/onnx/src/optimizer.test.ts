@@ -99,6 +99,34 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await opt.dispose();
   });
 
+  it.runIf(core.wasmSimdSupported())(
+    "steps bit for bit like the core's WebAssembly kernel (both read the same kernel plan)",
+    async () => {
+      for (const [Onnx, Core] of [
+        [AdamWScheduleFree, core.AdamWScheduleFree],
+        [RAdamScheduleFree, core.RAdamScheduleFree],
+        [SGDScheduleFree, core.SGDScheduleFree],
+      ] as const) {
+        const params = { w: values(1000, 1) };
+        const common = { lr: 0.05, weightDecay: 0.01 };
+        const ref = new Core(params, { ...common, execution: 'wasm' }).train();
+        const opt = await Onnx.create(ort, { w: values(1000, 1) }, common);
+        await opt.train();
+        // The averaging weight passes 0.5 in the first steps: both lerp branches are taken.
+        for (let i = 0; i < 6; i++) {
+          const g = { w: values(1000, 10 + i) };
+          ref.step(g);
+          await opt.step(g);
+        }
+        expect(Array.from((await opt.params()).w.data as Float32Array)).toEqual(Array.from(params.w));
+        expect(Array.from((await opt.evalParams()).w.data as Float32Array)).toEqual(
+          Array.from(ref.evalParams().w),
+        );
+        await opt.dispose();
+      }
+    },
+  );
+
   it('recycles host buffers where the runtime fills preallocated outputs (node), else adopts new ones (web)', async () => {
     const opt = await SGDScheduleFree.create(ort, { w: values(6, 1) }, { lr: 0.5 });
     await opt.train();

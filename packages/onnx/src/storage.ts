@@ -17,8 +17,9 @@ import {
  *
  * - a device tensor is cloned by sharing its buffer (counted; freed with the last holder), since
  *   GPU buffers cannot be copied synchronously and their contents never change;
- * - where the runtime fills preallocated outputs (onnxruntime-node), host buffers of released
- *   tensors are recycled as the next runs' outputs instead of allocating new ones per step.
+ * - host buffers of released tensors are recycled instead of allocating new ones per step: the
+ *   copies of gradients taken when a step is called, and, where the runtime fills preallocated
+ *   outputs (onnxruntime-node), every slot's buffer, as the next runs' outputs.
  */
 export interface OnnxStorage extends TensorStorage<TensorInput> {
   /** A host buffer of `n` elements for a run's output (recycled when possible; contents undefined). */
@@ -41,16 +42,20 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
   const shares = new Map<unknown, Share>();
   const dependents = new WeakMap<OrtTensor, readonly OrtTensor[]>();
 
-  const allocate = (n: number): Float32Array => {
-    const spare = recycle ? spares.get(n)?.shift() : undefined;
-    const buffer = spare ?? new Float32Array(n);
-    if (recycle) own.add(buffer);
+  /**
+   * A host buffer of `n` elements, a released one when there is one. Buffers the storage may
+   * recycle are marked: every buffer where the runtime fills preallocated outputs, else only
+   * gradient copies (one per gradient per step).
+   */
+  const allocate = (n: number, reusable = recycle): Float32Array => {
+    const buffer = spares.get(n)?.shift() ?? new Float32Array(n);
+    if (reusable) own.add(buffer);
     return buffer;
   };
   const host = (data: Float32Array, dims: readonly number[] = [data.length]) =>
     new ort.Tensor('float32', data, dims);
-  const copyOf = (data: Float32Array): Float32Array => {
-    const copy = allocate(data.length);
+  const copyOf = (data: Float32Array, reusable = recycle): Float32Array => {
+    const copy = allocate(data.length, reusable);
     copy.set(data);
     return copy;
   };
@@ -121,7 +126,7 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
         : `it is a 'gpu-buffer' tensor, but this optimizer runs on the CPU; pass host data, or create the optimizer with executionProviders: ['webgpu']`),
     capture(grad) {
       if (describeUnusable(grad) !== null || !onHost(grad)) return grad;
-      const copy = copyOf(hostData(grad));
+      const copy = copyOf(hostData(grad), true);
       return grad instanceof Float32Array ? copy : host(copy, grad.dims);
     },
     concat(parts) {
@@ -134,7 +139,7 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
       }
       return host(data);
     },
-    outputBuffer: allocate,
+    outputBuffer: (n) => allocate(n),
     attach(t, list) {
       dependents.set(t, [...(dependents.get(t) ?? []), ...list]);
     },
