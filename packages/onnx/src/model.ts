@@ -4,7 +4,7 @@ import type { GraphSpec, ModelSpec } from './onnx-model.js';
 /**
  * Operator set of every generated model. Opset 17 (IR version 8) runs in every onnxruntime this
  * package supports (1.20+, web and node) and in other current ONNX runtimes; the graphs use only
- * Add, Sub, Mul, Div, Sqrt, Abs, Less, Where, Identity, Concat, ReduceSum, Slice and Reshape.
+ * Add, Sub, Mul, Div, Sqrt, Identity, Concat, ReduceSum, Slice and Reshape.
  */
 export const OPSET_VERSION = 17;
 export const IR_VERSION = 8;
