@@ -3,7 +3,13 @@ import * as core from '@schedulefree/core';
 import * as ort from 'onnxruntime-web/webgpu';
 import { describe, expect, it } from 'vitest';
 import { onnxReplayBackend } from './conformance.js';
-import { AdamWScheduleFree, encodeModel, type OrtTensor, SGDScheduleFree } from './index.js';
+import {
+  AdamWScheduleFree,
+  AdamWScheduleFreeClosure,
+  encodeModel,
+  type OrtTensor,
+  SGDScheduleFree,
+} from './index.js';
 
 // One wasm thread: the test page is not cross-origin isolated, so threads are unavailable anyway.
 ort.env.wasm.numThreads = 1;
@@ -129,6 +135,58 @@ describe('WebGPU residency (IO binding)', () => {
     expect(params.w.dims).toEqual([3, 4]);
     expect(params.b.location).toBe('gpu-buffer');
     expectClose(await host(params), ref.params);
+    await opt.dispose();
+  });
+
+  it('evalParams in eval mode shares the device buffers: disposing the copies leaves the optimizer intact', async () => {
+    const opt = await AdamWScheduleFree.create(ort, start(), options);
+    const ref = new core.AdamWScheduleFree(start(), { lr: 0.05, weightDecay: 0.01 }).train();
+    await opt.train();
+    for (let i = 0; i < 2; i++) {
+      await opt.step(await onGpu(grads(i)));
+      ref.step(grads(i));
+    }
+    await opt.eval();
+    ref.eval();
+    const x = await opt.evalParams();
+    expect(x.w.location).toBe('gpu-buffer');
+    expectClose(await host(x), ref.params);
+    for (const t of Object.values(x)) t.dispose();
+    expectClose(await host(await opt.params()), ref.params);
+    await opt.train();
+    ref.train();
+    await opt.step(await onGpu(grads(2)));
+    ref.step(grads(2));
+    expectClose(await host(await opt.params()), ref.params);
+    await opt.dispose();
+  });
+
+  it('gives a closure the parameters at y on the GPU, with their dimensions', async () => {
+    const opt = await AdamWScheduleFreeClosure.create(
+      ort,
+      { w: new ort.Tensor('float32', values(12, 1), [3, 4]), b: values(5, 2) },
+      options,
+    );
+    const ref = new core.AdamWScheduleFreeClosure(start(), { lr: 0.05, weightDecay: 0.01 });
+    for (let i = 0; i < 3; i++) {
+      let seen: Record<string, number[]> = {};
+      let dims: readonly number[] = [];
+      let wanted: Record<string, number[]> = {};
+      await opt.step(async (params) => {
+        // Parameters move to the GPU with the first step's outputs.
+        if (i > 0) expect(params.w.location).toBe('gpu-buffer');
+        dims = params.w.dims;
+        seen = await host(params);
+        return grads(i);
+      });
+      ref.step(() => {
+        wanted = { w: Array.from(ref.params.w), b: Array.from(ref.params.b) };
+        return grads(i);
+      });
+      expect(dims).toEqual([3, 4]);
+      expectClose(seen, wanted);
+    }
+    expectClose(await host(await opt.params()), ref.params);
     await opt.dispose();
   });
 
