@@ -171,6 +171,18 @@ describe.each(runtimes)('call order on %s', (_name, ort) => {
     const opt = await AdamWScheduleFreeClosure.create(ort, start(), options);
     await opt.step(() => gradsAt(0));
     const before = { params: await host(await opt.params()), state: await opt.stateDict() };
+    // Calls from inside a closure are refused (they would run in the middle of the step).
+    let inner: unknown;
+    await opt.step(() => {
+      inner = opt.stateDict().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      return gradsAt(1);
+    });
+    expect(((await inner) as Error).message).toMatch(/from inside the function passed to step\(closure\)/);
+    before.params = await host(await opt.params());
+    before.state = await opt.stateDict();
     for (const bad of [Number.NaN, -1]) {
       const error = await rejection(
         opt.step(() => {
@@ -184,8 +196,8 @@ describe.each(runtimes)('call order on %s', (_name, ort) => {
       expect(await host(await opt.params())).toEqual(before.params);
       expect(await opt.stateDict()).toEqual(before.state);
     }
-    await opt.step(() => gradsAt(1));
-    expect(opt.groupState().k).toBe(2);
+    await opt.step(() => gradsAt(2));
+    expect(opt.groupState().k).toBe(3);
     await opt.dispose();
   });
 });

@@ -146,6 +146,28 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await opt.dispose();
   });
 
+  it('withEvalParams gives fn the parameters at x and puts y back exactly', async () => {
+    const opt = await AdamWScheduleFree.create(ort, initial(), options);
+    await opt.train();
+    for (let i = 0; i < 3; i++) await opt.step(gradsAt(i));
+    const y = await host(await opt.params());
+    const x = await host(await opt.evalParams());
+    const seen = await opt.withEvalParams(async (params) => {
+      expect(params.w.dims).toEqual(shapes.w);
+      return host(params);
+    });
+    expect(seen).toEqual(x);
+    expect(await host(await opt.params())).toEqual(y);
+    await expect(
+      opt.withEvalParams(() => {
+        throw new Error('evaluation failed');
+      }),
+    ).rejects.toThrow('evaluation failed');
+    expect(await host(await opt.params())).toEqual(y);
+    expect(opt.mode).toBe('train');
+    await opt.dispose();
+  });
+
   it('runs un-awaited calls in call order', async () => {
     const opt = await AdamWScheduleFree.create(ort, initial(), options);
     void opt.train();
@@ -237,6 +259,9 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
       'INVALID_PARAMS',
       /parameter "w".*Float64Array/,
     );
+    expect(
+      () => new (AdamWScheduleFree as unknown as new (...a: unknown[]) => unknown)(ort, initial()),
+    ).toThrow(/await Class\.create\(ort, params, options\)/);
     await opt.dispose();
     for (const call of [opt.train(), opt.step(gradsAt(0)), opt.params(), opt.evalParams(), opt.stateDict()]) {
       await expectCode(call, 'DISPOSED', /after dispose\(\)/);

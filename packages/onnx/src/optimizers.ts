@@ -75,6 +75,15 @@ export class OnnxScheduleFreeOptimizer<O extends object>
     this.onnx = setup.bind(this.engine);
   }
 
+  /**
+   * Runs `fn` with the parameters at x, which it receives (valid while it runs), and puts them back
+   * exactly afterwards, also when it throws or rejects; resolves to what it returns. In eval mode it
+   * simply calls `fn`. Calls on this optimizer from inside `fn` are refused; calls made meanwhile wait.
+   */
+  override withEvalParams<R>(fn: (params: Record<string, OrtTensor>) => R | PromiseLike<R>): Promise<R> {
+    return this.onnx.withEvalParams(fn);
+  }
+
   get stateLocation(): StateLocation {
     return this.onnx.context.location;
   }

@@ -212,12 +212,12 @@ export class OnnxParts<O extends object> {
 
   /** A closure step whose closure receives the parameters at y. */
   closureStep(closure: OnnxClosure): Promise<number | undefined> {
-    const atY = () => {
-      const views = this.current();
-      return isThenable(views) ? views.then(closure) : closure(views);
-    };
-    // Anything but a function goes to the engine as is, which says what to pass.
-    return this.engine.later(this.engine.closureStep(typeof closure === 'function' ? atY : closure));
+    return this.engine.later(this.engine.closureStep(this.withCurrent(closure)));
+  }
+
+  /** Runs `fn` with the parameters at x, which it receives, and puts them back exactly afterwards. */
+  withEvalParams<R>(fn: (params: Record<string, OrtTensor>) => R | PromiseLike<R>): Promise<R> {
+    return this.engine.later(this.engine.withEvalParams(this.withCurrent(fn))) as Promise<R>;
   }
 
   /** A group's next step as standalone models, with where each parameter sits. */
@@ -260,6 +260,20 @@ export class OnnxParts<O extends object> {
     return joinViews(
       this.engine.layout().map((m) => perParameter(this.context, m, m.slots.param as OrtTensor, false)),
     );
+  }
+
+  /**
+   * A callback for the engine that calls `fn` with the parameters as they are when it runs.
+   * Anything but a function is passed on as is, for the engine to say what to pass.
+   */
+  private withCurrent<R>(
+    fn: (params: Record<string, OrtTensor>) => R | PromiseLike<R>,
+  ): () => R | PromiseLike<R> {
+    if (typeof fn !== 'function') return fn;
+    return () => {
+      const views = this.current();
+      return isThenable(views) ? (views.then(fn) as PromiseLike<R>) : fn(views);
+    };
   }
 
   private member(group: number, method: string) {
