@@ -17,12 +17,12 @@ ort.env.wasm.numThreads = 1;
 const reference = typedArrayReplayBackend('core-f64', 'float64', 'fused');
 // The wasm provider already runs every random case in Node; here it replays the golden cases.
 defineConformanceSuite(
-  onnxReplayBackend('onnx-wasm (browser)', ort, { executionProviders: ['wasm'] }),
+  await onnxReplayBackend('onnx-wasm (browser)', ort, { executionProviders: ['wasm'] }),
   { describe, it },
   { reference, randomCases: 0 },
 );
 defineConformanceSuite(
-  onnxReplayBackend('onnx-webgpu', ort, { executionProviders: ['webgpu'] }),
+  await onnxReplayBackend('onnx-webgpu', ort, { executionProviders: ['webgpu'] }),
   { describe, it },
   { reference, randomCases: 9 },
 );

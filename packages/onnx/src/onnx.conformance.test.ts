@@ -6,12 +6,12 @@ import { onnxReplayBackend } from './conformance.js';
 
 const reference = typedArrayReplayBackend('core-f64', 'float64', 'fused');
 defineConformanceSuite(
-  onnxReplayBackend('onnx-wasm', ortWeb, { executionProviders: ['wasm'] }),
+  await onnxReplayBackend('onnx-wasm', ortWeb, { executionProviders: ['wasm'] }),
   { describe, it },
   { reference },
 );
 defineConformanceSuite(
-  onnxReplayBackend('onnx-node', ortNode, { executionProviders: ['cpu'] }),
+  await onnxReplayBackend('onnx-node', ortNode, { executionProviders: ['cpu'] }),
   { describe, it },
   { reference },
 );
