@@ -6,7 +6,7 @@ import {
   type OrtModuleInput,
 } from './optimizers.js';
 import type { OnnxOptimizerOptions, OnnxParams } from './options.js';
-import { setUp } from './parts.js';
+import { setUp } from './setup.js';
 
 /*
  * The Schedule-Free classes of the core, run by ONNX Runtime. Each `create` copies the parameters

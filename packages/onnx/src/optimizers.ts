@@ -8,17 +8,12 @@ import {
 import { type BaseAlgorithm, checkBaseAlgorithm, plainAlgorithm } from '@schedulefree/wrapper';
 import type { ExportedStep } from './export.js';
 import type { OnnxOptimizerOptions, OnnxParams, StateLocation } from './options.js';
-import {
-  type OnnxClosure,
-  type OnnxParts,
-  OnnxSetup,
-  type OrtModuleInput,
-  type ParamLayout,
-  setUp,
-} from './parts.js';
+import type { OnnxClosure, OnnxParts, ParamLayout } from './parts.js';
 import type { OrtTensor, TensorInput } from './runtime.js';
+import { OnnxSetup, type OrtModuleInput, setUp } from './setup.js';
 
-export type { OnnxClosure, OrtModuleInput, ParamLayout } from './parts.js';
+export type { OnnxClosure, ParamLayout } from './parts.js';
+export type { OrtModuleInput } from './setup.js';
 
 /*
  * The façades: the core's asynchronous optimizers (call order, captured gradients and options,

@@ -7,7 +7,7 @@ import {
 } from '@schedulefree/wrapper';
 import { OnnxScheduleFreeOptimizer, type OrtModuleInput } from './optimizers.js';
 import type { OnnxOptimizerOptions, OnnxParams } from './options.js';
-import { setUp } from './parts.js';
+import { setUp } from './setup.js';
 
 export { baseAlgorithms } from '@schedulefree/wrapper';
 
