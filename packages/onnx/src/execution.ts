@@ -1,8 +1,7 @@
 import { type Execution, type MemberRun, planFor, type RunReport, scalarValues } from '@schedulefree/core';
-import { CHECK_OUTPUT } from './lower.js';
+import { CHECK_OUTPUT, type PortSpec } from './lower.js';
 import { flatTensor, type OrtModule, type OrtTensor, scalarTensor, type TensorInput } from './runtime.js';
 import type { SessionCache } from './sessions.js';
-import type { OnnxStorage } from './storage.js';
 
 /**
  * Runs a program over a group as one `session.run`: the core's kernel plan for this run's scalars
@@ -10,12 +9,7 @@ import type { OnnxStorage } from './storage.js';
  * part per parameter, joined in the graph) and the plan's scalar arguments, each rounded to float32
  * once. Every output is a new tensor that replaces its slot; inputs are never written.
  */
-export function onnxExecution(
-  ort: OrtModule,
-  sessions: SessionCache,
-  storage: OnnxStorage,
-  preallocate: boolean,
-): Execution<TensorInput> {
+export function onnxExecution(ort: OrtModule, sessions: SessionCache): Execution<TensorInput> {
   return {
     async run({ graph, scalars, members, checkGradients }): Promise<RunReport> {
       const plan = planFor(graph, scalars);
@@ -30,21 +24,13 @@ export function onnxExecution(
         });
         const feeds: Record<string, OrtTensor> = {};
         for (const port of lowered.inputs) feeds[port.name] = feed(member, port, values, ort);
-        // onnxruntime-node writes host outputs into buffers passed as fetches; others allocate.
-        const fetches: Record<string, OrtTensor | null> | undefined = preallocate ? {} : undefined;
-        for (const port of lowered.outputs) {
-          if (!fetches) break;
-          fetches[port.name] =
-            port.kind === 'check' ? null : new ort.Tensor('float32', storage.outputBuffer(length), [length]);
-        }
-        const results = await session.run(feeds, fetches as Record<string, OrtTensor> | undefined);
+        const results = await session.run(feeds);
         for (const port of lowered.outputs) {
           if (port.kind === 'check') {
             if (Number.isNaN(((results[CHECK_OUTPUT] as OrtTensor).data as Float32Array)[0])) finite = false;
             continue;
           }
-          // A runtime that filled our buffer may still return another tensor object over other memory.
-          member.slots[port.slot] = fetches?.[port.name] ?? (results[port.name] as OrtTensor);
+          member.slots[port.slot] = results[port.name] as OrtTensor;
         }
       }
       return checkGradients ? { gradientsFinite: finite } : {};
@@ -55,7 +41,7 @@ export function onnxExecution(
 /** The tensor fed to one input of the lowered graph. */
 function feed(
   member: MemberRun<TensorInput>,
-  port: { readonly name: string; readonly kind: string; readonly slot: string; readonly use?: number },
+  port: PortSpec,
   values: readonly number[],
   ort: OrtModule,
 ): OrtTensor {

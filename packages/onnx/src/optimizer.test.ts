@@ -127,44 +127,22 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     },
   );
 
-  it('recycles host buffers where the runtime fills preallocated outputs (node), else adopts new ones (web)', async () => {
+  it("never writes a step's inputs: each step leaves new parameter tensors", async () => {
     const opt = await SGDScheduleFree.create(ort, { w: values(6, 1) }, { lr: 0.5 });
     await opt.train();
     const buffers: unknown[] = [];
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 4; i++) {
+      const before = opt.flatParams();
+      const kept = Array.from(before.data as Float32Array);
       await opt.step({ w: values(6, 10 + i) });
+      expect(opt.flatParams()).not.toBe(before);
+      expect(Array.from(before.data as Float32Array)).toEqual(kept);
       buffers.push(opt.flatParams().data);
-      // Runs never write their inputs: every step's parameters are a new buffer.
-      if (i > 0) expect(buffers[i]).not.toBe(buffers[i - 1]);
     }
-    const distinct = new Set(buffers).size;
-    if (ort === ortNode) expect(distinct).toBeLessThan(buffers.length);
-    else expect(distinct).toBe(buffers.length);
+    expect(new Set(buffers).size).toBe(buffers.length);
     const ref = new core.SGDScheduleFree({ w: values(6, 1) }, { lr: 0.5 }).train();
-    for (let i = 0; i < 8; i++) ref.step({ w: values(6, 10 + i) });
+    for (let i = 0; i < 4; i++) ref.step({ w: values(6, 10 + i) });
     expectClose(await host(await opt.params()), ref.params);
-    await opt.dispose();
-  });
-
-  it('withEvalParams gives fn the parameters at x and puts y back exactly', async () => {
-    const opt = await AdamWScheduleFree.create(ort, initial(), options);
-    await opt.train();
-    for (let i = 0; i < 3; i++) await opt.step(gradsAt(i));
-    const y = await host(await opt.params());
-    const x = await host(await opt.evalParams());
-    const seen = await opt.withEvalParams(async (params) => {
-      expect(params.w.dims).toEqual(shapes.w);
-      return host(params);
-    });
-    expect(seen).toEqual(x);
-    expect(await host(await opt.params())).toEqual(y);
-    await expect(
-      opt.withEvalParams(() => {
-        throw new Error('evaluation failed');
-      }),
-    ).rejects.toThrow('evaluation failed');
-    expect(await host(await opt.params())).toEqual(y);
-    expect(opt.mode).toBe('train');
     await opt.dispose();
   });
 

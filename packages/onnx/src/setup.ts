@@ -15,15 +15,7 @@ import {
   type StateLocation,
 } from './options.js';
 import { OnnxParts } from './parts.js';
-import {
-  dimsOf,
-  fillsPreallocatedOutputs,
-  type OrtModule,
-  type OrtTensor,
-  onHost,
-  resolveOrt,
-  type TensorInput,
-} from './runtime.js';
+import { dimsOf, type OrtModule, type OrtTensor, onHost, resolveOrt, type TensorInput } from './runtime.js';
 import { SessionCache } from './sessions.js';
 import { onnxStorage } from './storage.js';
 import type { ViewContext } from './views.js';
@@ -33,7 +25,7 @@ export type OrtModuleInput = OrtModule | { readonly default: OrtModule };
 
 /**
  * Everything an ONNX optimizer is built from, prepared by {@link setUp} (asynchronous: device
- * parameters are read, the runtime is probed). Optimizer constructors take only this, so the
+ * parameters are read). Optimizer constructors take only this, so the
  * classes are created with their static `create`.
  */
 export class OnnxSetup<O extends object> {
@@ -89,8 +81,7 @@ export interface OnnxContext extends ViewContext {
 
 /**
  * Resolves the runtime, splits the options, checks the parameters and reads device ones to the host
- * (keeping every parameter's dimensions), probes whether the runtime fills preallocated outputs, and
- * builds the backend: the flat layout, runs that never write their inputs, and (state on the GPU)
+ * (keeping every parameter's dimensions), and builds the backend: the flat layout, runs that never write their inputs, and (state on the GPU)
  * gradients checked inside the step graph.
  */
 export async function setUp<O extends object>(
@@ -104,15 +95,14 @@ export async function setUp<O extends object>(
   const { engineOptions, location, sessionOptions } = parseOptions(where, options ?? {});
   const dims = new Map<string, readonly number[]>();
   const hostParams = await onTheHost(where, params, dims);
-  const preallocate = location === 'cpu' && (await fillsPreallocatedOutputs(ort, sessionOptions));
-  const storage = onnxStorage(ort, location, preallocate);
+  const storage = onnxStorage(ort, location);
   const sessions = new SessionCache(ort, sessionOptions, location, where);
   const provider = sessionOptions.executionProviders?.[0];
   const backend: Backend<TensorInput> = {
     specVersion: BACKEND_SPEC_VERSION,
     name: `onnx-${(typeof provider === 'string' ? provider : provider?.name) ?? 'default'}`,
     storage,
-    execution: onnxExecution(ort, sessions, storage, preallocate),
+    execution: onnxExecution(ort, sessions),
     capabilities: {
       layout: 'flat',
       immutable: true,

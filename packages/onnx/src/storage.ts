@@ -13,22 +13,18 @@ import {
 
 /**
  * The engine's storage over `ort.Tensor`s: each group's slots are flat 1-D float32 tensors, on the
- * host or (WebGPU) in GPU buffers. Runs never write their inputs, which allows two things here:
- *
- * - a device tensor is cloned by sharing its buffer (counted; freed with the last holder), since
- *   GPU buffers cannot be copied synchronously and their contents never change;
- * - host buffers of released tensors are recycled instead of allocating new ones per step: the
- *   copies of gradients taken when a step is called, and, where the runtime fills preallocated
- *   outputs (onnxruntime-node), every slot's buffer, as the next runs' outputs.
+ * host or (WebGPU) in GPU buffers. Runs never write their inputs: each output is a new tensor from
+ * the runtime. So a device tensor is cloned by sharing its buffer (counted; freed with the last
+ * holder), since GPU buffers cannot be copied synchronously and their contents never change.
+ * Host gradients are copied when a call is made (the caller may refill them), into buffers
+ * recycled from earlier copies.
  */
 export interface OnnxStorage extends TensorStorage<TensorInput> {
-  /** A host buffer of `n` elements for a run's output (recycled when possible; contents undefined). */
-  outputBuffer(n: number): Float32Array;
   /** Releases `dependents` together with `t` (per-parameter tensors cut from a flat device buffer). */
   attach(t: OrtTensor, dependents: readonly OrtTensor[]): void;
 }
 
-/** At most this many released host buffers of one length wait for reuse. */
+/** At most this many released gradient copies of one length wait for reuse. */
 const SPARES_PER_LENGTH = 8;
 
 interface Share {
@@ -36,26 +32,18 @@ interface Share {
   count: number;
 }
 
-export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: boolean): OnnxStorage {
+export function onnxStorage(ort: OrtModule, location: StateLocation): OnnxStorage {
   const spares = new Map<number, Float32Array[]>();
-  const own = new WeakSet<Float32Array>();
+  const copies = new WeakSet<Float32Array>();
   const shares = new Map<unknown, Share>();
   const dependents = new WeakMap<OrtTensor, readonly OrtTensor[]>();
 
-  /**
-   * A host buffer of `n` elements, a released one when there is one. Buffers the storage may
-   * recycle are marked: every buffer where the runtime fills preallocated outputs, else only
-   * gradient copies (one per gradient per step).
-   */
-  const allocate = (n: number, reusable = recycle): Float32Array => {
-    const buffer = spares.get(n)?.shift() ?? new Float32Array(n);
-    if (reusable) own.add(buffer);
-    return buffer;
-  };
   const host = (data: Float32Array, dims: readonly number[] = [data.length]) =>
     new ort.Tensor('float32', data, dims);
-  const copyOf = (data: Float32Array, reusable = recycle): Float32Array => {
-    const copy = allocate(data.length, reusable);
+  /** A copy of a gradient, in a released copy's buffer when there is one. */
+  const copyOf = (data: Float32Array): Float32Array => {
+    const copy = spares.get(data.length)?.shift() ?? new Float32Array(data.length);
+    copies.add(copy);
     copy.set(data);
     return copy;
   };
@@ -88,10 +76,10 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
     accepts: (value): value is TensorInput =>
       isOrtTensor(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView)),
     size: sizeOf,
-    clone: (t) => (onHost(t) ? host(copyOf(hostData(t)), [sizeOf(t)]) : share(t as OrtTensor)),
+    clone: (t) => (onHost(t) ? host(hostData(t).slice(), [sizeOf(t)]) : share(t as OrtTensor)),
     zerosLike: (like) => host(new Float32Array(sizeOf(like))),
     fromHost: (values, like) => {
-      const data = allocate(sizeOf(like));
+      const data = new Float32Array(sizeOf(like));
       data.set(values);
       return host(data);
     },
@@ -104,8 +92,8 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
     dispose(t) {
       if (t instanceof Float32Array || onHost(t)) {
         const data = hostData(t);
-        if (!own.has(data)) return;
-        own.delete(data);
+        if (!copies.has(data)) return;
+        copies.delete(data);
         const list = spares.get(data.length) ?? [];
         if (list.length < SPARES_PER_LENGTH) list.push(data);
         spares.set(data.length, list);
@@ -126,11 +114,11 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
         : `it is a 'gpu-buffer' tensor, but this optimizer runs on the CPU; pass host data, or create the optimizer with executionProviders: ['webgpu']`),
     capture(grad) {
       if (describeUnusable(grad) !== null || !onHost(grad)) return grad;
-      const copy = copyOf(hostData(grad), true);
+      const copy = copyOf(hostData(grad));
       return grad instanceof Float32Array ? copy : host(copy, grad.dims);
     },
     concat(parts) {
-      const data = allocate(parts.reduce((n, p) => n + sizeOf(p), 0));
+      const data = new Float32Array(parts.reduce((n, p) => n + sizeOf(p), 0));
       let at = 0;
       for (const part of parts) {
         if (!onHost(part)) throw new Error('onnx storage: parameters are read to the host before concat');
@@ -139,7 +127,6 @@ export function onnxStorage(ort: OrtModule, location: StateLocation, recycle: bo
       }
       return host(data);
     },
-    outputBuffer: (n) => allocate(n),
     attach(t, list) {
       dependents.set(t, [...(dependents.get(t) ?? []), ...list]);
     },
