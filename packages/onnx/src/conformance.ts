@@ -1,4 +1,9 @@
-import { algorithmReplayBackend, type HostRecord, type ReplayBackend } from '@schedulefree/conformance';
+import {
+  algorithmReplayBackend,
+  caseFeatures,
+  type HostRecord,
+  type ReplayBackend,
+} from '@schedulefree/conformance';
 import {
   createClosureOptimizer,
   createOptimizer,
@@ -23,8 +28,11 @@ async function toHost(tensors: Record<string, OrtTensor>): Promise<HostRecord> {
   return out;
 }
 
-const toFloat32 = (record: Readonly<Record<string, ArrayLike<number>>>) =>
-  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
+const toFloat32 = <V extends ArrayLike<number> | null>(record: Readonly<Record<string, V>>) =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v && Float32Array.from(v)])) as Record<
+    string,
+    Float32Array | Exclude<V, ArrayLike<number>>
+  >;
 
 /** A conformance backend over these optimizers with the given runtime and engine options. */
 export function onnxReplayBackend(
@@ -35,6 +43,12 @@ export function onnxReplayBackend(
   return algorithmReplayBackend({
     name,
     dtype: 'float32',
+    features: ['frozen-params'],
+    // The engine refuses a step that would advance per-parameter counters of only part of a flat group.
+    supports: ({ spec, algorithm }) =>
+      algorithm.memberCounters?.length && caseFeatures(spec).includes('frozen-params')
+        ? `${algorithm.name} counts steps per parameter, and this backend keeps a group in one buffer: its parameters cannot go without a gradient on their own`
+        : null,
     async create({ algorithm, params, options }) {
       const tensors = Array.isArray(params)
         ? params.map((g) => ({ ...g, params: toFloat32(g.params) }))

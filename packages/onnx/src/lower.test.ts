@@ -59,7 +59,7 @@ function evaluate32(
         ? map(a, (x, i) => x + f(s * f(b[i] - x)))
         : map(a, (x, i) => b[i] - f(f(b[i] - x) * s));
     } else {
-      const b = value[node.args[1]];
+      const b = value[(node.args as readonly number[])[1]];
       const right = (i: number) => (s === undefined ? b[i] : s);
       const op = {
         add: (x: number, y: number) => x + y,

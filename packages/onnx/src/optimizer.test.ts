@@ -146,6 +146,23 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     await opt.dispose();
   });
 
+  it('keeps a parameter without a gradient (null) and its state exactly, in a group with others', async () => {
+    const opt = await AdamWScheduleFree.create(ort, initial(), options);
+    const ref = new core.AdamWScheduleFree({ w: values(12, 1), b: values(5, 2) }, options).train();
+    await opt.train();
+    await opt.step(gradsAt(0));
+    ref.step(gradsAt(0));
+    const before = { params: await host(await opt.params()), state: (await opt.stateDict()).state };
+    expect(await opt.step({ w: gradsAt(1).w, b: null })).toBe(true);
+    ref.step({ w: gradsAt(1).w, b: null });
+    const after = { params: await host(await opt.params()), state: (await opt.stateDict()).state };
+    expect(after.params.b).toEqual(before.params.b);
+    expect(after.state.b).toEqual(before.state.b);
+    expect(after.params.w).not.toEqual(before.params.w);
+    expectClose(after.params, ref.params);
+    await opt.dispose();
+  });
+
   it('runs un-awaited calls in call order', async () => {
     const opt = await AdamWScheduleFree.create(ort, initial(), options);
     void opt.train();

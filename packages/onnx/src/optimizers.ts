@@ -4,6 +4,7 @@ import {
   AsyncScheduleFreeClosureOptimizer,
   AsyncScheduleFreeOptimizer,
   check,
+  type StepExtras,
 } from '@schedulefree/core';
 import { type BaseAlgorithm, checkBaseAlgorithm, plainAlgorithm } from '@schedulefree/wrapper';
 import type { ExportedStep } from './export.js';
@@ -175,9 +176,13 @@ export class OnnxBaseOptimizer<O extends { lr: number }>
     return setup.ready(new OnnxBaseOptimizer(setup));
   }
 
-  /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
-  step(grads: Readonly<Record<string, TensorInput>>): Promise<boolean> {
-    return this.engine.later(this.engine.step(grads));
+  /**
+   * One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads:
+   * 'skip'`). A parameter without a gradient (`null`, or omitted with `omittedGrads: 'freeze'`)
+   * keeps its values and state.
+   */
+  step(grads: Readonly<Record<string, TensorInput | null>>, extras?: StepExtras): Promise<boolean> {
+    return this.engine.later(this.engine.step(grads as Readonly<Record<string, TensorInput>>, extras));
   }
 
   get stateLocation(): StateLocation {

@@ -15,7 +15,7 @@ import { joinViews, perParameter } from './views.js';
 /** What a closure passed to an ONNX closure optimizer's `step` gets and returns. */
 export type OnnxClosure = (
   params: Record<string, OrtTensor>,
-) => ClosureResult<TensorInput> | Promise<ClosureResult<TensorInput>>;
+) => ClosureResult<TensorInput | null> | Promise<ClosureResult<TensorInput | null>>;
 
 /** Where each parameter sits in its group's flat buffers, with its dimensions. */
 export interface ParamLayout {
@@ -74,7 +74,11 @@ export class OnnxParts<O extends object> {
 
   /** A closure step whose closure receives the parameters at y. */
   closureStep(closure: OnnxClosure): Promise<number | undefined> {
-    return this.engine.later(this.engine.closureStep(this.withCurrent(closure)));
+    // Null gradients (frozen parameters) are the engine's to interpret.
+    const atY = this.withCurrent(closure) as () =>
+      | ClosureResult<TensorInput>
+      | PromiseLike<ClosureResult<TensorInput>>;
+    return this.engine.later(this.engine.closureStep(atY));
   }
 
   /** Runs `fn` with the parameters at x, which it receives, and puts them back exactly afterwards. */

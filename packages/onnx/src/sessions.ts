@@ -2,6 +2,7 @@ import type { KernelPlan } from '@schedulefree/core';
 import type { InferenceSession } from 'onnxruntime-common';
 import { CHECK_OUTPUT, type LoweredGraph, type LowerOptions, lowerPlan } from './lower.js';
 import { modelOf } from './model.js';
+import type { ModelSpec } from './onnx-model.js';
 import type { StateLocation } from './options.js';
 import { createSession, type OrtModule } from './runtime.js';
 
@@ -15,7 +16,7 @@ export interface CompiledPlan {
  * The sessions of one optimizer, created on first use and kept for every later run: one per
  * program structure, lerp pattern and group layout (a pattern changes at most a few times in a run:
  * the averaging weight c passes 0.5 once, so ordinary steps all use one session), plus auxiliary
- * ones (splitting parameters).
+ * ones (cutting and merging flat buffers on the device).
  */
 export class SessionCache {
   private readonly sessions = new Map<string, Promise<unknown>>();
@@ -48,10 +49,18 @@ export class SessionCache {
     });
   }
 
-  /** An auxiliary session under a key of the caller's choosing. */
-  session(key: string, create: () => Promise<InferenceSession>): Promise<InferenceSession> {
-    return this.cached(`aux:${key}`, async () => {
-      const session = await create();
+  /**
+   * The session of an auxiliary model (cutting or merging flat buffers) under a key of the caller's
+   * choosing; its outputs stay on the device.
+   */
+  model(key: string, build: () => ModelSpec): Promise<InferenceSession> {
+    return this.cached(`model:${key}`, async () => {
+      const session = await createSession(
+        this.ort,
+        build(),
+        { ...this.options, preferredOutputLocation: 'gpu-buffer' },
+        this.where,
+      );
       this.created.push(session);
       return session;
     });

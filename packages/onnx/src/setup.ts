@@ -110,7 +110,7 @@ export async function setUp<O extends object>(
       dtype: 'float32',
     },
   };
-  const context = { ort, storage, sessions, sessionOptions, dims, where, backend, location };
+  const context = { ort, storage, sessions, dims, backend, location };
   return new OnnxSetup(algorithm, hostParams, engineOptions, context);
 }
 

@@ -1,13 +1,5 @@
 import type { MemberView } from '@schedulefree/core';
-import type { InferenceSession } from 'onnxruntime-common';
-import {
-  createSession,
-  hostData,
-  type OrtModule,
-  type OrtTensor,
-  onHost,
-  type TensorInput,
-} from './runtime.js';
+import { hostData, type OrtModule, type OrtTensor, onHost, type TensorInput } from './runtime.js';
 import type { SessionCache } from './sessions.js';
 import { splitModel } from './split.js';
 import type { OnnxStorage } from './storage.js';
@@ -17,10 +9,8 @@ export interface ViewContext {
   readonly ort: OrtModule;
   readonly storage: OnnxStorage;
   readonly sessions: SessionCache;
-  readonly sessionOptions: InferenceSession.SessionOptions;
   /** Each parameter's dimensions, as given at creation. */
   readonly dims: ReadonlyMap<string, readonly number[]>;
-  readonly where: string;
 }
 
 type Views = Record<string, OrtTensor>;
@@ -74,16 +64,9 @@ async function cut(
   flat: OrtTensor,
   owned: boolean,
 ): Promise<Views> {
-  const { ort, storage, sessions, sessionOptions, dims, where } = context;
+  const { storage, sessions, dims } = context;
   const params = member.params.map((p) => ({ ...p, dims: dims.get(p.name)! }));
-  const session = await sessions.session(`split:${member.group}`, () =>
-    createSession(
-      ort,
-      splitModel(params, member.size),
-      { ...sessionOptions, preferredOutputLocation: 'gpu-buffer' },
-      where,
-    ),
-  );
+  const session = await sessions.model(`split:${member.group}`, () => splitModel(params, member.size));
   const outputs = await session.run({ flat });
   const views: Views = {};
   params.forEach((p, i) => {
