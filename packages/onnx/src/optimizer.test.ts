@@ -11,6 +11,7 @@ import {
   AdamAlgorithm,
   AdamWAlgorithm,
   AdamWScheduleFree,
+  createOptimizer,
   OnnxBaseOptimizer,
   type OrtTensor,
   RAdamScheduleFree,
@@ -243,6 +244,11 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
       AdamWScheduleFree.create(ort, initial(), { stateLocation: 'gpu-buffer' }),
       'INVALID_OPTION',
       /stateLocation.*webgpu/,
+    );
+    await expectCode(
+      createOptimizer(ort, core.scheduleFreeAlgorithms.AdamCScheduleFreePlusPaper, initial()),
+      'UNSUPPORTED',
+      /reduces over all parameters/,
     );
     await expectCode(
       AdamWScheduleFree.create({} as never, initial()),
