@@ -1,9 +1,4 @@
-import {
-  algorithmReplayBackend,
-  caseFeatures,
-  type HostRecord,
-  type ReplayBackend,
-} from '@schedulefree/conformance';
+import type { HostRecord, ReplayBackend } from '@schedulefree/conformance';
 import {
   createClosureOptimizer,
   createOptimizer,
@@ -35,11 +30,14 @@ const toFloat32 = <V extends ArrayLike<number> | null>(record: Readonly<Record<s
   >;
 
 /** A conformance backend over these optimizers with the given runtime and engine options. */
-export function onnxReplayBackend(
+export async function onnxReplayBackend(
   name: string,
   ort: OrtModuleInput,
   engineOptions: OnnxEngineOptions = {},
 ): Promise<ReplayBackend> {
+  // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
+  // test suite), but users of this module's other exports need not install it.
+  const { algorithmReplayBackend, caseFeatures } = await import('@schedulefree/conformance');
   return algorithmReplayBackend({
     name,
     dtype: 'float32',
