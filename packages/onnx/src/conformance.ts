@@ -1,4 +1,5 @@
 import type { HostRecord, ReplayBackend } from '@schedulefree/conformance';
+import type { StateDict } from '@schedulefree/core';
 import {
   createClosureOptimizer,
   createOptimizer,
@@ -23,11 +24,8 @@ async function toHost(tensors: Record<string, OrtTensor>): Promise<HostRecord> {
   return out;
 }
 
-const toFloat32 = <V extends ArrayLike<number> | null>(record: Readonly<Record<string, V>>) =>
-  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, v && Float32Array.from(v)])) as Record<
-    string,
-    Float32Array | Exclude<V, ArrayLike<number>>
-  >;
+const toFloat32 = (record: Readonly<Record<string, ArrayLike<number>>>) =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
 
 /** A conformance backend over these optimizers with the given runtime and engine options. */
 export async function onnxReplayBackend(
@@ -37,7 +35,10 @@ export async function onnxReplayBackend(
 ): Promise<ReplayBackend> {
   // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
   // test suite), but users of this module's other exports need not install it.
-  const { algorithmReplayBackend, caseFeatures } = await import('@schedulefree/conformance');
+  const { algorithmReplayBackend, caseFeatures, convertGrads } = await import('@schedulefree/conformance');
+  // Host arrays become Float32Arrays; nulls (frozen parameters) and malformed input pass through.
+  const gradients = (grads: unknown) =>
+    convertGrads(grads, (v) => Float32Array.from(v)) as Record<string, Float32Array | null>;
   return algorithmReplayBackend({
     name,
     dtype: 'float32',
@@ -52,32 +53,30 @@ export async function onnxReplayBackend(
         ? params.map((g) => ({ ...g, params: toFloat32(g.params) }))
         : toFloat32(params);
       const all = { ...options, ...engineOptions };
-      if (algorithm.kind === 'closure') {
-        const opt: OnnxScheduleFreeClosureOptimizer<object> = await createClosureOptimizer(
-          ort,
-          algorithm,
-          tensors,
-          all,
-        );
-        return {
-          train: async () => {},
-          eval: async () => {},
-          step: async (grads) => {
-            const g = toFloat32(grads);
-            await opt.step(() => g);
-          },
-          params: async () => toHost(await opt.params()),
-          evalParams: async () => toHost(await opt.evalParams()),
-          dispose: () => opt.dispose(),
-        };
-      }
-      const opt: OnnxScheduleFreeOptimizer<object> = await createOptimizer(ort, algorithm, tensors, all);
+      const closure = algorithm.kind === 'closure';
+      const opt = closure
+        ? await createClosureOptimizer(ort, algorithm, tensors, all)
+        : await createOptimizer(ort, algorithm, tensors, all);
+      const trainEval = opt as OnnxScheduleFreeOptimizer<object>;
       return {
-        train: async () => void (await opt.train()),
-        eval: async () => void (await opt.eval()),
-        step: async (grads) => void (await opt.step(toFloat32(grads))),
+        train: async () => void (closure ? undefined : await trainEval.train()),
+        eval: async () => void (closure ? undefined : await trainEval.eval()),
+        step: async (grads, loss) => {
+          const g = gradients(grads);
+          if (closure)
+            await (opt as OnnxScheduleFreeClosureOptimizer<object>).step(() => ({ loss, grads: g }));
+          else await trainEval.step(g, { loss });
+        },
         params: async () => toHost(await opt.params()),
         evalParams: async () => toHost(await opt.evalParams()),
+        stateDict: () => opt.stateDict(),
+        loadStateDict: (state) => opt.loadStateDict(state as StateDict),
+        setOption(key, value) {
+          const groups = opt.paramGroups as Array<Record<string, unknown>>;
+          const previous = groups[0][key];
+          for (const group of groups) group[key] = value;
+          return previous;
+        },
         dispose: () => opt.dispose(),
       };
     },

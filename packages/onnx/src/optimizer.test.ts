@@ -310,11 +310,7 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
     );
     const wrongSize = structuredClone(saved);
     wrongSize.state.b.z.pop();
-    await expectCode(
-      restored.loadStateDict(wrongSize),
-      'STATE_MISMATCH',
-      /state\.b\.z has 4 values/,
-    );
+    await expectCode(restored.loadStateDict(wrongSize), 'STATE_MISMATCH', /state\.b\.z has 4 values/);
     expect(await host(await restored.params())).toEqual(next);
     for (const o of [opt, restored]) await o.dispose();
   });
