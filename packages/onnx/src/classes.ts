@@ -124,3 +124,19 @@ export class RAdamScheduleFreeClosure extends OnnxScheduleFreeClosureOptimizer<c
     return setup.ready(new RAdamScheduleFreeClosure(setup));
   }
 }
+
+/**
+ * ScheduleFree+ (`AdamCScheduleFreePlusPaper`): a Polyak step size from the loss and two sums over
+ * every parameter (one extra session run per group each step: `ReduceSum`s read back as two
+ * numbers), AdamC weight decay (O(10–50)). Pass the loss at y: `await opt.step(grads, { loss })`.
+ */
+export class AdamCScheduleFreePlusPaper extends OnnxScheduleFreeOptimizer<core.AdamCScheduleFreePlusPaperOptions> {
+  static async create(
+    ort: OrtModuleInput,
+    params: OnnxParams<core.AdamCScheduleFreePlusPaperOptions>,
+    options?: OnnxOptimizerOptions<core.AdamCScheduleFreePlusPaperOptions>,
+  ): Promise<AdamCScheduleFreePlusPaper> {
+    const setup = await setUp(algorithms.AdamCScheduleFreePlusPaper, ort, params, options);
+    return setup.ready(new AdamCScheduleFreePlusPaper(setup));
+  }
+}

@@ -35,19 +35,14 @@ export async function onnxReplayBackend(
 ): Promise<ReplayBackend> {
   // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
   // test suite), but users of this module's other exports need not install it.
-  const { algorithmReplayBackend, caseFeatures, convertGrads } = await import('@schedulefree/conformance');
+  const { algorithmReplayBackend, convertGrads } = await import('@schedulefree/conformance');
   // Host arrays become Float32Arrays; nulls (frozen parameters) and malformed input pass through.
   const gradients = (grads: unknown) =>
     convertGrads(grads, (v) => Float32Array.from(v)) as Record<string, Float32Array | null>;
   return algorithmReplayBackend({
     name,
     dtype: 'float32',
-    features: ['frozen-params'],
-    // The engine refuses a step that would advance per-parameter counters of only part of a flat group.
-    supports: ({ spec, algorithm }) =>
-      algorithm.memberCounters?.length && caseFeatures(spec).includes('frozen-params')
-        ? `${algorithm.name} counts steps per parameter, and this backend keeps a group in one buffer: its parameters cannot go without a gradient on their own`
-        : null,
+    features: ['frozen-params', 'schedule-free-plus'],
     async create({ algorithm, params, options }) {
       const tensors = Array.isArray(params)
         ? params.map((g) => ({ ...g, params: toFloat32(g.params) }))

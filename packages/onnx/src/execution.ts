@@ -50,6 +50,30 @@ export function onnxExecution(ort: OrtModule, sessions: SessionCache): Execution
       }
       return checkGradients ? { gradientsFinite: finite } : {};
     },
+    /** Sums of a reduction's terms over the group: one session run per member, read back as 0-d tensors. */
+    async reduce({ graph, scalars, members }): Promise<number[]> {
+      const plan = planFor(graph, scalars);
+      const values = scalarValues(plan, scalars);
+      const terms = Object.keys(graph.outputs);
+      const sums = terms.map(() => 0);
+      for (const member of members) {
+        const length = member.sizes.reduce((a, b) => a + b, 0);
+        const { lowered, session } = await sessions.plan(plan, {
+          length,
+          gradParts: member.gradParts ? member.sizes : undefined,
+          reduce: true,
+        });
+        const feeds: Record<string, OrtTensor> = {};
+        // A frozen parameter's gradient part is fed as zeros: it adds nothing to either sum.
+        for (const port of lowered.inputs) feeds[port.name] = feed(ort, member, port, values, length);
+        const results = await session.run(feeds);
+        for (const port of lowered.outputs) {
+          const sum = ((results[port.name] as OrtTensor).data as Float32Array)[0];
+          sums[terms.indexOf(port.slot)] += sum;
+        }
+      }
+      return sums;
+    },
   };
 }
 

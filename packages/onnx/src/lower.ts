@@ -23,6 +23,11 @@ export interface LowerOptions {
    * Lets a device-resident gradient be checked without reading it back.
    */
   readonly checkGrad?: boolean;
+  /**
+   * The plan is a reduction (ScheduleFree+'s Σ|g| and Σ g·(z − x)): each of its terms is summed over
+   * the whole buffer (`ReduceSum`) into a 0-d output `<term>_sum`.
+   */
+  readonly reduce?: boolean;
 }
 
 /** What an input or output of a lowered graph is. */
@@ -33,7 +38,7 @@ export interface PortSpec {
    * `tensor`: a slot buffer; `scalar`: one of the plan's scalar arguments ({@link PortSpec.use});
    * `grad-part`: one parameter's gradient; `check`: see {@link LowerOptions.checkGrad}.
    */
-  readonly kind: 'tensor' | 'scalar' | 'grad-part' | 'check';
+  readonly kind: 'tensor' | 'scalar' | 'grad-part' | 'check' | 'sum';
   /** The slot (tensors, outputs) or the program scalar it derives from (scalars). */
   readonly slot: string;
   /** Scalars: how the value derives from the program scalar (index into the plan's `uses`). */
@@ -49,6 +54,8 @@ export interface LoweredGraph {
 
 /** Name of the graph output carrying a slot's new value. */
 export const outputName = (slot: string): string => `${slot}_next`;
+/** Name of the 0-d output summing a reduction's term (see {@link LowerOptions.reduce}). */
+export const sumName = (term: string): string => `${term}_sum`;
 /** Name of the output of {@link LowerOptions.checkGrad}. */
 export const CHECK_OUTPUT = 'gradCheck';
 
@@ -100,7 +107,12 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredGraph
   const { graph: ir, live, operand, small, uses } = plan;
   const scalarNames = uses.map(scalarInputName);
   const outputSlots = plan.stores;
-  const names = [...plan.loads, ...scalarNames, ...outputSlots.map(outputName), CHECK_OUTPUT];
+  const names = [
+    ...plan.loads,
+    ...scalarNames,
+    ...(options.reduce ? outputSlots.map(sumName) : outputSlots.map(outputName)),
+    CHECK_OUTPUT,
+  ];
   if (new Set(names).size !== names.length) {
     throw new Error(`cannot lower ${ir.key}: slot, scalar and output names must all differ`);
   }
@@ -131,7 +143,7 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredGraph
 
   // Nodes computing an output are named after their slot's output.
   const finalName = new Map<number, string>();
-  for (const slot of outputSlots) {
+  for (const slot of options.reduce ? [] : outputSlots) {
     const id = ir.outputs[slot];
     if (ir.nodes[id].op !== 'input' && !finalName.has(id)) finalName.set(id, outputName(slot));
   }
@@ -169,6 +181,25 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredGraph
 
   const outputs: ValueInfo[] = [];
   const outputPorts: PortSpec[] = [];
+  if (options.reduce) {
+    for (const term of Object.keys(ir.outputs)) {
+      const name = sumName(term);
+      b.op('ReduceSum', [value[ir.outputs[term]]], name, { keepdims: { int: 0 } });
+      outputs.push({ name, type: 'float32', shape: [] });
+      outputPorts.push({ name, kind: 'sum', slot: term });
+    }
+    return {
+      graph: {
+        name: `${ir.key}#${plan.pattern}`.replace(/[^A-Za-z0-9_]/g, '_'),
+        nodes: b.nodes,
+        inputs,
+        outputs,
+        initializers: b.initializers,
+      },
+      inputs: inputPorts,
+      outputs: outputPorts,
+    };
+  }
   for (const slot of outputSlots) {
     const name = outputName(slot);
     // An input passed through to another slot, or a node that is a second slot's value, is copied.

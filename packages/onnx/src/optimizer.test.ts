@@ -245,11 +245,17 @@ describe.each(runtimes)('optimizers on %s', (_name, ort) => {
       'INVALID_OPTION',
       /stateLocation.*webgpu/,
     );
-    await expectCode(
-      createOptimizer(ort, core.scheduleFreeAlgorithms.AdamCScheduleFreePlusPaper, initial()),
-      'UNSUPPORTED',
-      /reduces over all parameters/,
+    const plus = await createOptimizer(
+      ort,
+      core.scheduleFreeAlgorithms.AdamCScheduleFreePlusPaper,
+      initial(),
     );
+    await plus.train();
+    await expectCode(plus.step(gradsAt(0)), 'INVALID_LOSS', /needs the loss/);
+    expect(plus.groupState().k).toBe(0);
+    await plus.step(gradsAt(0), { loss: 1 });
+    expect(plus.groupState().k).toBe(1);
+    await plus.dispose();
     await expectCode(
       AdamWScheduleFree.create({} as never, initial()),
       'INVALID_OPTION',

@@ -32,12 +32,12 @@ export class SessionCache {
   /** The session running `plan` over a group of this layout. */
   plan(plan: KernelPlan, layout: LowerOptions): Promise<CompiledPlan> {
     const parts = layout.gradParts && layout.gradParts.length > 1 ? layout.gradParts : undefined;
-    const key = `${plan.graph.key}#${plan.pattern}|${layout.length}|${parts ?? ''}|${!!layout.checkGrad}`;
+    const key = `${plan.graph.key}#${plan.pattern}|${layout.length}|${parts ?? ''}|${!!layout.checkGrad}|${!!layout.reduce}`;
     return this.cached(key, async () => {
       const lowered = lowerPlan(plan, { ...layout, gradParts: parts });
       const locations: Record<string, StateLocation> = {};
       for (const port of lowered.outputs)
-        locations[port.name] = port.name === CHECK_OUTPUT ? 'cpu' : this.location;
+        locations[port.name] = port.name === CHECK_OUTPUT || port.kind === 'sum' ? 'cpu' : this.location;
       const session = await createSession(
         this.ort,
         modelOf(lowered.graph, `Schedule-Free program ${plan.graph.key}`),

@@ -107,6 +107,7 @@ export async function setUp<O extends object>(
       layout: 'flat',
       immutable: true,
       deviceFiniteCheck: location === 'gpu-buffer',
+      reductions: true,
       dtype: 'float32',
     },
   };

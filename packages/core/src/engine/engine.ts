@@ -80,11 +80,11 @@ const MOVES: ReadonlySet<AlgorithmKind> = new Set(['fused', 'reference']);
 type Options = Record<string, unknown>;
 
 /** One group's program run, with what it consumes. */
-interface GroupRun<T> {
+interface GroupRun {
   readonly gi: number;
   readonly run: ProgramRun;
-  /** The members to run (default: the whole group). */
-  readonly members?: readonly Member<T>[];
+  /** The parameters this run steps (default: every one with a gradient); the others keep their values. */
+  readonly active?: ReadonlySet<string>;
 }
 
 /** A backup of parameters taken before moving them, to put them back exactly. */
@@ -116,8 +116,8 @@ export class Engine<T, O extends object> {
   readonly name: string;
   private readonly members: Member<T>[] = [];
   private readonly places = new Map<string, ParamPlace>();
-  /** Per-parameter counters of algorithms that keep some (`Algorithm.memberCounters`). */
-  private readonly memberValues = new Map<Member<T>, Record<string, number>>();
+  /** Per-parameter counters of algorithms that keep some (`Algorithm.memberCounters`), by parameter name. */
+  private readonly paramValues = new Map<string, Record<string, number>>();
   private counters: Counters[];
   private initialized: boolean[];
   private currentMode: Mode = 'eval';
@@ -275,10 +275,17 @@ export class Engine<T, O extends object> {
     }
   }
 
-  /** A member's per-parameter counters back to their initial values (or to `from`). */
-  private resetMemberCounters(member: Member<T>, from: Counters = this.algorithm.initialCounters()): void {
+  /** A member's per-parameter counters back to their initial values (or to `from(name)`). */
+  private resetMemberCounters(
+    member: Member<T>,
+    from: (name: string) => Counters = () => this.algorithm.initialCounters(),
+  ): void {
     const names = this.algorithm.memberCounters ?? [];
-    if (names.length > 0) this.memberValues.set(member, Object.fromEntries(names.map((n) => [n, from[n]])));
+    if (names.length === 0) return;
+    for (const p of member.params) {
+      const values = from(p.name);
+      this.paramValues.set(p.name, Object.fromEntries(names.map((n) => [n, values[n]])));
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -459,7 +466,7 @@ export class Engine<T, O extends object> {
     if (composeToX && frozen.size > 0) this.assertCanFreeze(frozen, method);
     const fresh: number[] = [];
     let plans: StepPlan[];
-    let memberUpdates: Map<Member<T>, Record<string, number>>;
+    let memberUpdates: Map<string, Record<string, number>>;
     let finite: boolean;
     try {
       for (let gi = 0; gi < this.paramGroups.length; gi++) {
@@ -491,7 +498,7 @@ export class Engine<T, O extends object> {
     // classes keep the reference's quirk: a frozen parameter that has state stays extrapolated (at y).
     if (composeToX && frozen.size > 0) moves!.restore((m) => m.params.every((p) => frozen.has(p.name)));
     this.counters = plans.map((p) => p.counters);
-    for (const [member, values] of memberUpdates) this.memberValues.set(member, values);
+    for (const [name, values] of memberUpdates) this.paramValues.set(name, values);
     return true;
   }
 
@@ -504,38 +511,30 @@ export class Engine<T, O extends object> {
     options: readonly Options[],
     context: StepContext,
     frozen: ReadonlySet<string>,
-  ): { plans: StepPlan[]; runs: GroupRun<T>[]; memberUpdates: Map<Member<T>, Record<string, number>> } {
+  ): { plans: StepPlan[]; runs: GroupRun[]; memberUpdates: Map<string, Record<string, number>> } {
     const names = this.algorithm.memberCounters ?? [];
-    const memberUpdates = new Map<Member<T>, Record<string, number>>();
+    const memberUpdates = new Map<string, Record<string, number>>();
     if (names.length === 0 || this.algorithm.planSteps) {
       const plans = this.planSteps(options, context);
       return { plans, runs: plans.map((run, gi) => ({ gi, run })), memberUpdates };
     }
     const plans: StepPlan[] = [];
-    const runs: GroupRun<T>[] = [];
+    const runs: GroupRun[] = [];
     options.forEach((o, gi) => {
-      const partitions = new Map<string, Member<T>[]>();
-      for (const member of this.groupMembers(gi)) {
-        const some = member.params.filter((p) => frozen.has(p.name)).length;
-        if (some === member.params.length) continue;
-        check(
-          some === 0,
-          'UNSUPPORTED',
-          () =>
-            `${this.name}.step: ${this.algorithm.name} counts steps per parameter, but the ${this.backend.name} backend keeps "${member.params[0].name}" in one buffer with parameters that have no gradient this step. Give them a gradient (zeros), or put them in their own parameter group.`,
-        );
-        const key = JSON.stringify(this.memberValues.get(member));
-        partitions.set(key, [...(partitions.get(key) ?? []), member]);
+      // Parameters with a gradient, grouped by their counters; each set is one run (with the flat
+      // layout, the others of a buffer are masked as frozen for it).
+      const partitions = new Map<string, string[]>();
+      for (const name of this.paramGroups[gi].params) {
+        if (frozen.has(name)) continue;
+        const key = JSON.stringify(this.paramValues.get(name));
+        partitions.set(key, [...(partitions.get(key) ?? []), name]);
       }
       let plan = this.algorithm.planStep(o as O, this.counters[gi]);
-      for (const members of partitions.values()) {
-        plan = this.algorithm.planStep(o as O, {
-          ...this.counters[gi],
-          ...this.memberValues.get(members[0]),
-        });
-        runs.push({ gi, run: plan, members });
+      for (const active of partitions.values()) {
+        plan = this.algorithm.planStep(o as O, { ...this.counters[gi], ...this.paramValues.get(active[0]) });
+        runs.push({ gi, run: plan, active: new Set(active) });
         const next = Object.fromEntries(names.map((n) => [n, plan.counters[n]]));
-        for (const m of members) memberUpdates.set(m, next);
+        for (const name of active) memberUpdates.set(name, next);
       }
       plans.push(plan);
     });
@@ -549,7 +548,7 @@ export class Engine<T, O extends object> {
    * NaN or ±Infinity.
    */
   private checkPlanned(
-    runs: readonly GroupRun<T>[],
+    runs: readonly GroupRun[],
     plans: readonly StepPlan[],
     options: readonly Options[],
     method: string,
@@ -602,7 +601,7 @@ export class Engine<T, O extends object> {
     const pending: Array<readonly number[] | PromiseLike<readonly number[]>> = [];
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       const members = this.groupMembers(gi)
-        .map((m) => memberRun(m, grads, frozen))
+        .map((m) => memberRun(m, m.slots, grads, frozen))
         .filter((r): r is MemberRun<T> => r !== null);
       if (members.length === 0) continue;
       pending.push(reduce({ program, graph: graphOf(program), scalars, group: gi, members }));
@@ -950,8 +949,10 @@ export class Engine<T, O extends object> {
       for (const member of this.groupMembers(gi)) {
         const slots = slotsByMember.get(member);
         if (slots) Object.assign(member.slots, slots);
-        const saved = plan.saved.paramCounters?.[member.params[0].name];
-        this.resetMemberCounters(member, { ...plan.saved.counters, ...saved });
+        this.resetMemberCounters(member, (name) => ({
+          ...plan.saved.counters,
+          ...plan.saved.paramCounters?.[name],
+        }));
       }
       this.initialized[gi] = plan.saved.initialized;
     }
@@ -962,7 +963,7 @@ export class Engine<T, O extends object> {
   private paramCountersOf(gi: number): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {};
     for (const m of this.groupMembers(gi))
-      for (const p of m.params) out[p.name] = { ...this.memberValues.get(m) };
+      for (const p of m.params) out[p.name] = { ...this.paramValues.get(p.name) };
     return out;
   }
 
@@ -1161,7 +1162,7 @@ export class Engine<T, O extends object> {
 
   /** Moves every initialized group's parameters to x or y. */
   private *moveAll(target: 'x' | 'y', options: readonly Options[], keep?: ReadonlySet<T>): Work<void> {
-    const runs: GroupRun<T>[] = [];
+    const runs: GroupRun[] = [];
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       if (this.initialized[gi]) runs.push({ gi, run: this.algorithm.moveTo(options[gi] as O, target) });
     }
@@ -1175,23 +1176,30 @@ export class Engine<T, O extends object> {
    * case. Members whose parameters all have no gradient (`frozen`) are left out of runs that read one.
    */
   private *execute(
-    runs: readonly GroupRun<T>[],
+    runs: readonly GroupRun[],
     grads: Readonly<Record<string, T>> | undefined,
     checkGradients: boolean,
     frozen?: ReadonlySet<string>,
     keep?: ReadonlySet<T>,
   ): Work<boolean> {
     const { storage, execution } = this.backend;
-    const done: Array<{ gi: number; member: Member<T>; record: MemberRun<T>; outputs: readonly string[] }> =
-      [];
+    // A member can take part in several runs of one step (per-parameter counters over a flat
+    // buffer): each run starts from the previous one's outputs, and only the last is committed.
+    const done = new Map<Member<T>, { record: MemberRun<T>; outputs: Set<string> }>();
+    const intermediate = new Set<T>();
     let finite = true;
     try {
-      for (const { gi, run, members: subset } of runs) {
+      for (const { gi, run, active } of runs) {
         const reads = grads !== undefined && run.program.inputs.includes('grad');
         const members: Member<T>[] = [];
         const records: MemberRun<T>[] = [];
-        for (const m of subset ?? this.groupMembers(gi)) {
-          const record = reads ? memberRun(m, grads, frozen) : memberRun(m);
+        const skipped = active
+          ? new Set([...this.paramGroups[gi].params].filter((n) => !active.has(n)))
+          : undefined;
+        const off = skipped && frozen ? new Set([...frozen, ...skipped]) : (skipped ?? frozen);
+        for (const m of this.groupMembers(gi)) {
+          const base = done.get(m)?.record.slots ?? m.slots;
+          const record = reads ? memberRun(m, base, grads, off) : memberRun(m, base);
           if (!record) continue;
           members.push(m);
           records.push(record);
@@ -1208,20 +1216,30 @@ export class Engine<T, O extends object> {
           }),
         )) as RunReport | undefined;
         members.forEach((member, i) => {
-          done.push({ gi, member, record: records[i], outputs: run.program.outputs });
+          const previous = done.get(member);
+          if (previous) {
+            // Outputs of the earlier run that this one replaced are no longer needed.
+            for (const name of previous.outputs) {
+              const t = previous.record.slots[name];
+              if (t !== records[i].slots[name] && t !== member.slots[name]) intermediate.add(t);
+            }
+          }
+          const outputs = new Set([...(previous?.outputs ?? []), ...run.program.outputs]);
+          done.set(member, { record: records[i], outputs });
         });
         if (report?.gradientsFinite === false) finite = false;
       }
     } catch (error) {
-      this.discard(done);
+      this.discard(done, intermediate);
       throw error;
     }
     if (!finite) {
-      this.discard(done);
+      this.discard(done, intermediate);
       return false;
     }
+    for (const t of intermediate) storage.dispose(t);
     const replaced = new Set<T>();
-    for (const { member, record, outputs } of done) {
+    for (const [member, { record, outputs }] of done) {
       for (const name of outputs) {
         const next = record.slots[name];
         const old = member.slots[name];
@@ -1242,11 +1260,12 @@ export class Engine<T, O extends object> {
 
   /** Releases what runs produced (never their inputs). */
   private discard(
-    done: ReadonlyArray<{ member: Member<T>; record: MemberRun<T>; outputs: readonly string[] }>,
+    done: ReadonlyMap<Member<T>, { record: MemberRun<T>; outputs: ReadonlySet<string> }>,
+    intermediate: ReadonlySet<T>,
   ): void {
     const storage = this.backend.storage;
-    const produced = new Set<T>();
-    for (const { member, record, outputs } of done) {
+    const produced = new Set<T>(intermediate);
+    for (const [member, { record, outputs }] of done) {
       for (const name of outputs)
         if (record.slots[name] !== member.slots[name]) produced.add(record.slots[name]);
     }
@@ -1320,10 +1339,11 @@ export class Engine<T, O extends object> {
  */
 function memberRun<T>(
   member: Member<T>,
+  base: Readonly<Record<string, T>>,
   grads?: Readonly<Record<string, T>>,
   frozen?: ReadonlySet<string>,
 ): MemberRun<T> | null {
-  const slots = { ...member.slots };
+  const slots = { ...base };
   const sizes = memberSizes(member);
   if (!grads) return { slots, sizes };
   const flags = member.params.map((p) => frozen?.has(p.name) === true);
