@@ -11,6 +11,7 @@ import {
 import { bundledData } from './data.js';
 import { runDemo } from './demo.js';
 import { runPerf } from './perf/run.js';
+import { runSoakCommand, SOAK_USAGE } from './soak/run.js';
 
 const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is seeded and writes JSON + SVG to --out)
 
@@ -36,6 +37,7 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
       baseline optimizer where it has one). Backends: core-f32 (WebAssembly SIMD), core-js-f32,
       core-f64, core-eager-f32, tfjs-wasm, tfjs-cpu (+ -minimize), onnx-wasm, onnx-node,
       gpujs-webasm, gpujs-cpu, gpujs-webasm-async.
+${SOAK_USAGE}
 
 Default --out: bench/results/<command>.`;
 
@@ -56,6 +58,7 @@ function positiveInt(name: string, text: string | undefined): number | undefined
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const cwd = process.env.INIT_CWD ?? process.cwd();
+  if (command === 'soak') return runSoakCommand(rest, cwd);
   const { values } = parseArgs({
     args: rest,
     options: {
