@@ -47,16 +47,18 @@ export interface PhaseResult {
 const MiB = 1024 * 1024;
 
 /**
- * Tolerances of the noisy metrics, read after two forced full collections. Measured on flat loops
- * (docs/conformance.md, "Soak"): the heap after GC wanders by well under 1 MiB and RSS by a few MiB
- * once warm; the allowance is a few times that, so that a flat loop passes and a leak of 1 KiB per
- * step over 10,000 steps (10 MiB) does not.
+ * Tolerances of the noisy metrics, all read after two forced full collections, in a child process
+ * whose young generation has a fixed size. Measured on the soak loops themselves (docs/conformance.md,
+ * "Soak"): after warm-up the heap wanders by at most 0.3 MiB and external memory by 0.1 MiB, RSS by
+ * up to 12 MiB (the C allocator and runtimes' thread arenas keep freed pages). Each allowance is a
+ * few times the wander seen: the heap catches a leak of about 150 bytes per step over 10,000 steps,
+ * RSS one of a few KiB per step.
  */
 export const NOISY_RULES: Record<'rss' | 'heapUsed' | 'external' | 'arrayBuffers', MetricRule> = {
-  rss: { kind: 'noisy', tolerance: { ratio: 0.05, bytes: 8 * MiB } },
-  heapUsed: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 2 * MiB } },
-  external: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 2 * MiB } },
-  arrayBuffers: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 2 * MiB } },
+  rss: { kind: 'noisy', tolerance: { ratio: 0.05, bytes: 12 * MiB } },
+  heapUsed: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 1 * MiB } },
+  external: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 1 * MiB } },
+  arrayBuffers: { kind: 'noisy', tolerance: { ratio: 0.02, bytes: 1 * MiB } },
 };
 
 /** The loop positions sampled: 0 (before the first iteration) and the ends of `intervals` equal parts. */

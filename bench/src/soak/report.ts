@@ -63,9 +63,10 @@ export function verdictLines(verdicts: readonly MetricVerdict[]): string[] {
     formatValue(v.metric, v.reference),
     formatValue(v.metric, v.final),
     formatValue(v.metric, v.limit),
+    Number.isFinite(v.slopePerUnit) ? v.slopePerUnit.toPrecision(3) : '-',
     v.pass ? 'ok' : 'GREW',
   ]);
-  return table([['metric', 'rule', 'steady start', 'end', 'allowed', ''], ...rows]);
+  return table([['metric', 'rule', 'steady start', 'end', 'allowed', 'trend/unit', ''], ...rows]);
 }
 
 export function backendReport(result: BackendResult): string {

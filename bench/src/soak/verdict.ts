@@ -109,7 +109,7 @@ export function judge(metric: string, rule: MetricRule, series: Series, steadyFr
   const window = Math.max(1, Math.min(NOISE_WINDOW, Math.floor(steady.length / 2)));
   const reference = median(steady.slice(0, window));
   const final = median(steady.slice(-window));
-  const limit = reference * (1 + rule.tolerance.ratio) + rule.tolerance.bytes;
+  const limit = Math.floor(reference * (1 + rule.tolerance.ratio) + rule.tolerance.bytes);
   const pass = final <= limit;
   return {
     metric,
@@ -120,7 +120,7 @@ export function judge(metric: string, rule: MetricRule, series: Series, steadyFr
     slopePerUnit: growth,
     pass,
     reason: pass
-      ? `final ${final} ≤ limit ${Math.round(limit)} (reference ${reference})`
-      : `final ${final} > limit ${Math.round(limit)} (reference ${reference}; ${growth.toPrecision(3)} per unit)`,
+      ? `final ${final} ≤ limit ${limit} (reference ${reference})`
+      : `final ${final} > limit ${limit} (reference ${reference}; ${growth.toPrecision(3)} per unit)`,
   };
 }
