@@ -14,13 +14,15 @@ import { soakBackends } from './backends/index.js';
 import { type BackendResult, backendReport, failureLines } from './report.js';
 
 export const SOAK_USAGE = `  soak [--backend NAME]... [--steps N] [--full] [--json FILE]
-      Long training loops through each adapter's public API, one process per backend, sampling RSS,
-      V8 heap after a forced GC and exact counters (tfjs numTensors/numBytes, live ONNX sessions,
-      gpu.js kernels) at 20 intervals; exits 1 if any grows after the first 10% (warm-up).
-      Backends: ${Object.keys(soakBackends).join(', ')} (default: all; onnx-node is skipped
-      when it cannot be imported). --steps sets the training-loop steps of every backend; --full runs
-      the issue-12 counts (core 100,000 steps; tfjs 10,000 steps + 20 fits; onnx 200 create/dispose
-      cycles + 5,000 steps; gpu.js 10,000 steps), the default runs fewer where a backend is slow.`;
+      Long training loops through each adapter's public API, one process per backend: RSS, V8 heap
+      after a forced GC and exact counters (tfjs numTensors/numBytes, live ONNX sessions, gpu.js
+      kernels) sampled at 20 intervals; exits 1 if any grows after warm-up (the first 10%).
+      Backends (default: all; onnx-node is skipped when it cannot be imported):
+      ${Object.keys(soakBackends).join(', ')}.
+      Default counts are the issue's: tfjs 10,000 applyGradients + 20 fits, onnx 200 create/dispose
+      cycles + 5,000 steps, gpu.js 10,000 steps + 200 cycles; core 20,000 steps + 200 cycles (about
+      3 minutes in all on 2 cores). --full: core 100,000 steps + 1,000 cycles too (about 6 minutes).
+      --steps N: the training-loop steps of every backend. --json FILE: every sample, unrounded.`;
 
 export interface SoakOptions {
   backends: string[];
