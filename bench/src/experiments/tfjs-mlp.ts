@@ -12,6 +12,7 @@ import { type LrScheduleSpec, lrSchedule } from '@schedulefree/core';
 import { AdamWScheduleFree } from '@schedulefree/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { correctness, crossEntropies, fitTemperature } from '../lib/calibration.js';
 import { deriveSeed, Rng } from '../lib/rng.js';
 
 let ready: Promise<string> | undefined;
@@ -26,14 +27,22 @@ export function useWasmBackend(): Promise<string> {
   return ready;
 }
 
-/** A classification dataset as tensors: features row-major, labels one-hot. */
+/** One split of a classification dataset: features row-major, labels one-hot and as integers. */
+export interface Split {
+  x: tf.Tensor2D;
+  y: tf.Tensor2D;
+  labels: Int32Array;
+}
+
+/** A classification dataset as tensors, with an optional validation split for selection. */
 export interface TensorData {
-  xTrain: tf.Tensor2D;
-  yTrain: tf.Tensor2D;
-  xTest: tf.Tensor2D;
-  yTest: tf.Tensor2D;
+  train: Split;
+  validation?: Split;
+  test: Split;
   classes: number;
 }
+
+export type HeldOut = 'validation' | 'test';
 
 /** Makes tensors from row-major features and integer labels, split by the given row lists. */
 export function toTensorData(
@@ -41,36 +50,52 @@ export function toTensorData(
   labels: Int32Array,
   dims: number,
   classes: number,
-  trainRows: Int32Array,
-  testRows: Int32Array,
+  rows: { train: Int32Array; validation?: Int32Array; test: Int32Array },
 ): TensorData {
-  const take = (rows: Int32Array) => {
-    const x = new Float32Array(rows.length * dims);
-    rows.forEach((r, i) => {
+  const take = (list: Int32Array): Split => {
+    const x = new Float32Array(list.length * dims);
+    list.forEach((r, i) => {
       x.set(features.subarray(r * dims, (r + 1) * dims), i * dims);
     });
-    const y = tf.oneHot(
-      tf.tensor1d(
-        Int32Array.from(rows, (r) => labels[r]),
-        'int32',
-      ),
-      classes,
-    );
-    return [tf.tensor2d(x, [rows.length, dims]), y.toFloat() as tf.Tensor2D] as const;
+    const rowLabels = Int32Array.from(list, (r) => labels[r]);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d(rowLabels, 'int32'), classes).toFloat() as tf.Tensor2D);
+    return { x: tf.tensor2d(x, [list.length, dims]), y, labels: rowLabels };
   };
-  const [xTrain, yTrain] = take(trainRows);
-  const [xTest, yTest] = take(testRows);
-  return { xTrain, yTrain, xTest, yTest, classes };
+  return {
+    train: take(rows.train),
+    validation: rows.validation?.length ? take(rows.validation) : undefined,
+    test: take(rows.test),
+    classes,
+  };
 }
 
-/** A seeded split of `n` rows into train and test. */
+/** Frees a dataset's tensors. */
+export function disposeData(data: TensorData): void {
+  for (const split of [data.train, data.validation, data.test]) if (split) tf.dispose([split.x, split.y]);
+}
+
+/**
+ * A seeded random split of `n` rows: a random permutation (so an input ordered by class, like the
+ * `mnist` package's, is split at random), its first `testSize` rows for test, the next
+ * `validationSize` for validation, the rest for training. Each list is returned in ascending order.
+ */
 export function splitRows(
   n: number,
   testSize: number,
   seed: number,
-): { train: Int32Array; test: Int32Array } {
+  validationSize = 0,
+): { train: Int32Array; validation: Int32Array; test: Int32Array } {
+  if (testSize + validationSize >= n) {
+    throw new Error(
+      `splitRows: test (${testSize}) + validation (${validationSize}) leave no training rows of ${n}`,
+    );
+  }
   const order = new Rng(deriveSeed(seed, 'split')).permutation(n);
-  return { test: order.slice(0, testSize).sort(), train: order.slice(testSize).sort() };
+  return {
+    test: order.slice(0, testSize).sort(),
+    validation: order.slice(testSize, testSize + validationSize).sort(),
+    train: order.slice(testSize + validationSize).sort(),
+  };
 }
 
 /** How a run is optimized. */
@@ -101,12 +126,36 @@ export interface MlpConfig {
   l2: number;
 }
 
-/** Metrics of every seed at one epoch, evaluated at x for Schedule-Free. */
-export interface EpochMetrics {
+/** What to measure during a run, and when. */
+export interface EvaluationPlan {
+  /** Epochs after which to evaluate (at x for Schedule-Free). */
+  epochs: readonly number[];
+  /** The train objective (cross-entropy + coupled L2) on every training row. */
+  train?: boolean;
+  /** Cross-entropy and accuracy on these held-out splits. */
+  heldOut?: readonly HeldOut[];
+  /** Fit a temperature per seed on validation and report the test cross-entropy at it. */
+  calibrate?: boolean;
+  /** Epochs at which to return every test example's loss and correctness, per seed. */
+  perExampleAt?: readonly number[];
+}
+
+/** Cross-entropy and accuracy of every seed on one split. */
+export interface SplitMetrics {
+  loss: number[];
+  accuracy: number[];
+}
+
+/** Every seed's metrics after one epoch (at x for Schedule-Free); only what the plan asked for. */
+export interface EpochRecord {
   epoch: number;
-  trainObjective: number[];
-  testLoss: number[];
-  testAccuracy: number[];
+  trainObjective?: number[];
+  validation?: SplitMetrics;
+  test?: SplitMetrics;
+  /** The temperature fitted on validation and the test cross-entropy at it, per seed. */
+  calibrated?: { temperature: number[]; testLoss: number[] };
+  /** Per seed: each test example's cross-entropy (at T = 1 and at the fitted T) and correctness. */
+  perExample?: { loss: Float32Array[]; calibratedLoss?: Float32Array[]; correct: Uint8Array[] };
 }
 
 interface Layer {
@@ -153,11 +202,30 @@ const dense = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveF
   w: tf.Tensor2D,
 ) => tf.Tensor2D;
 
+/**
+ * x·W for the input layer: the gradient with respect to the data x is never used, so it is zeros
+ * instead of a matMul (a third of the first layer's backward pass); W's gradient is the same.
+ */
+const denseOnData = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.matMul(x, w),
+    gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [xs] = saved as tf.Tensor2D[];
+      return [tf.zerosLike(xs), tf.matMul(tf.transpose(xs), dy)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+) => tf.Tensor2D;
+
 /** Logits [N, C] of one seed's network. */
 function forward(layers: Layer[], x: tf.Tensor2D): tf.Tensor2D {
   let h = x;
   layers.forEach((layer, l) => {
-    const z = tf.add(dense(h, layer.w as tf.Tensor as tf.Tensor2D), layer.b) as tf.Tensor2D;
+    const matMul = l === 0 ? denseOnData : dense;
+    const z = tf.add(matMul(h, layer.w as tf.Tensor as tf.Tensor2D), layer.b) as tf.Tensor2D;
     h = l < layers.length - 1 ? tf.relu(z) : z;
   });
   return h;
@@ -173,24 +241,75 @@ function l2Term(layers: Layer[], l2: number): tf.Scalar {
   return tf.mul(l2 / 2, tf.addN(layers.map((layer) => tf.sum(tf.square(layer.w))))) as tf.Scalar;
 }
 
-/** Per-seed train objective, test loss and accuracy at the current weights. */
-function evaluate(model: Layer[][], data: TensorData, config: MlpConfig): Omit<EpochMetrics, 'epoch'> {
-  return tf.tidy(() => {
-    const metrics = model.map((layers) => {
-      const train = crossEntropy(layers, data.xTrain, data.yTrain);
-      const objective = config.l2 ? tf.add(train, l2Term(layers, config.l2)) : train;
-      const logits = forward(layers, data.xTest);
-      const testLoss = tf.div(tf.neg(tf.sum(tf.mul(data.yTest, tf.logSoftmax(logits)))), data.xTest.shape[0]);
-      const correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(data.yTest, 1)), 'float32'));
-      return tf.stack([objective, testLoss, tf.div(correct, data.xTest.shape[0])]);
+/** Logits of one seed's network on a split, as a row-major Float32Array. */
+function logitsOf(layers: Layer[], split: Split): Float32Array {
+  return tf.tidy(() => forward(layers, split.x)).dataSync() as Float32Array;
+}
+
+const meanOf = (values: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i];
+  return s / values.length;
+};
+
+/** Every seed's metrics at the current weights, as the plan asks. */
+function evaluate(
+  model: Layer[][],
+  data: TensorData,
+  config: MlpConfig,
+  plan: EvaluationPlan,
+  epoch: number,
+): EpochRecord {
+  const record: EpochRecord = { epoch };
+  if (plan.train) {
+    record.trainObjective = tf.tidy(() => {
+      const values = model.map((layers) => {
+        const ce = crossEntropy(layers, data.train.x, data.train.y);
+        return config.l2 ? tf.add(ce, l2Term(layers, config.l2)) : ce;
+      });
+      return Array.from(tf.stack(values).dataSync());
     });
-    const values = tf.stack(metrics).arraySync() as number[][];
-    return {
-      trainObjective: values.map((v) => v[0]),
-      testLoss: values.map((v) => v[1]),
-      testAccuracy: values.map((v) => v[2]),
+  }
+  const wantsPerExample = plan.perExampleAt?.includes(epoch) ?? false;
+  const needed = new Set<HeldOut>(plan.heldOut ?? []);
+  if (plan.calibrate) needed.add('validation').add('test');
+  if (wantsPerExample) needed.add('test');
+  const logits: Partial<Record<HeldOut, Float32Array[]>> = {};
+  for (const name of needed) {
+    const split = data[name];
+    if (!split) throw new Error(`evaluate: the dataset has no ${name} split`);
+    logits[name] = model.map((layers) => logitsOf(layers, split));
+  }
+  const { classes } = data;
+  for (const name of plan.heldOut ?? []) {
+    const split = data[name]!;
+    record[name] = {
+      loss: logits[name]!.map((z) => meanOf(crossEntropies(z, split.labels, classes))),
+      accuracy: logits[name]!.map((z) => meanOf(correctness(z, split.labels, classes))),
     };
-  });
+  }
+  let temperatures: number[] | undefined;
+  if (plan.calibrate) {
+    const validation = data.validation!;
+    temperatures = logits.validation!.map((z) => fitTemperature(z, validation.labels, classes));
+    record.calibrated = {
+      temperature: temperatures,
+      testLoss: logits.test!.map((z, s) =>
+        meanOf(crossEntropies(z, data.test.labels, classes, temperatures![s])),
+      ),
+    };
+  }
+  if (wantsPerExample) {
+    const labels = data.test.labels;
+    record.perExample = {
+      loss: logits.test!.map((z) => Float32Array.from(crossEntropies(z, labels, classes))),
+      calibratedLoss: temperatures
+        ? logits.test!.map((z, s) => Float32Array.from(crossEntropies(z, labels, classes, temperatures![s])))
+        : undefined,
+      correct: logits.test!.map((z) => correctness(z, labels, classes)),
+    };
+  }
+  return record;
 }
 
 /** One optimizer over the model's variables, with the step and evaluation hooks the loop needs. */
@@ -247,23 +366,24 @@ function makeStepper(spec: TfOptimizerSpec, variables: tf.Variable[]): Stepper {
 }
 
 /**
- * Trains one configuration for all seeds and returns the metrics at the requested epochs. Seed s
- * draws its own batch order (the same for every optimizer and lr).
+ * Trains one configuration for all seeds and returns the metrics the plan asks for, at the epochs
+ * it lists. Seed s draws its own initialisation and batch order (the same for every optimizer,
+ * learning rate and weight decay), so runs of different methods are paired by seed.
  */
 export function trainMlp(
   data: TensorData,
   config: MlpConfig,
   spec: TfOptimizerSpec,
-  evalEpochs: readonly number[],
+  plan: EvaluationPlan,
   onEpoch?: () => void,
-): EpochMetrics[] {
+): EpochRecord[] {
   const { seeds, batchSize, epochs } = config;
-  const n = data.xTrain.shape[0];
+  const n = data.train.x.shape[0];
   const model = initModel(config);
   const variables = model.flatMap((layers) => layers.flatMap((l) => [l.w, l.b]));
   const stepper = makeStepper(spec, variables);
   const rngs = Array.from({ length: seeds }, (_, s) => new Rng(deriveSeed(s, 'mlp-order')));
-  const records: EpochMetrics[] = [];
+  const records: EpochRecord[] = [];
   let t = 0;
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -273,7 +393,7 @@ export function trainMlp(
         const { grads, value } = tf.tidy(() => {
           const batches = orders.map((order) => {
             const idx = tf.tensor1d(order.subarray(start, end), 'int32');
-            return { x: tf.gather(data.xTrain, idx), y: tf.gather(data.yTrain, idx) };
+            return { x: tf.gather(data.train.x, idx), y: tf.gather(data.train.y, idx) };
           });
           // The sum of the seeds' objectives: each seed's weights get exactly their own gradient.
           return tf.variableGrads(() => {
@@ -291,8 +411,8 @@ export function trainMlp(
           tf.dispose(grads);
         }
       }
-      if (evalEpochs.includes(epoch)) {
-        records.push({ epoch, ...stepper.atEvalPoint(() => evaluate(model, data, config)) });
+      if (plan.epochs.includes(epoch)) {
+        records.push(stepper.atEvalPoint(() => evaluate(model, data, config, plan, epoch)));
       }
       onEpoch?.();
     }

@@ -40,7 +40,11 @@ export function meanCrossEntropy(
 }
 
 /** 1 where the arg-max logit is the label (first maximum on ties), else 0. */
-export function correctness(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): Uint8Array {
+export function correctness(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+): Uint8Array {
   const out = new Uint8Array(labels.length);
   for (let i = 0; i < labels.length; i++) {
     let best = 0;
@@ -91,7 +95,11 @@ const S_MAX = 1e3;
  * Returns a T at the end of [1/1000, 1000] when the minimiser lies beyond (e.g. separable data,
  * where the loss keeps falling as T → 0).
  */
-export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, classes: number): number {
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  classes: number,
+): number {
   let lo = S_MIN;
   let hi = S_MAX;
   if (derivatives(logits, labels, classes, hi).d <= 0) return 1 / hi;

@@ -116,7 +116,11 @@ export function pairedMeanDifference(
     },
     options,
   );
-  return { value: result.estimates[0], interval: result.intervals[0], standardError: result.standardErrors[0] };
+  return {
+    value: result.estimates[0],
+    interval: result.intervals[0],
+    standardError: result.standardErrors[0],
+  };
 }
 
 /** Paired bootstrap over examples of mean(a) / mean(b) (e.g. one method's test loss over another's). */
@@ -139,7 +143,11 @@ export function pairedMeanRatio(
     },
     options,
   );
-  return { value: result.estimates[0], interval: result.intervals[0], standardError: result.standardErrors[0] };
+  return {
+    value: result.estimates[0],
+    interval: result.intervals[0],
+    standardError: result.standardErrors[0],
+  };
 }
 
 /** The interval of |Δ| given Δ's interval (|·| folds it at 0). */

@@ -28,7 +28,10 @@ describe('selection rules', () => {
   it('anytime score: mean log objective over log epochs, exact for a power law', () => {
     const curve = Array.from({ length: 40 }, (_, i) => 3 * (i + 1) ** -0.7);
     // log f = log 3 − 0.7 log e is linear in log e, so the trapezoid rule is exact.
-    expect(anytimeScore(curve, 5, 40)).toBeCloseTo(Math.log(3) - 0.7 * 0.5 * (Math.log(5) + Math.log(40)), 12);
+    expect(anytimeScore(curve, 5, 40)).toBeCloseTo(
+      Math.log(3) - 0.7 * 0.5 * (Math.log(5) + Math.log(40)),
+      12,
+    );
     expect(anytimeScore(Array(10).fill(0.2), 1, 10)).toBeCloseTo(Math.log(0.2), 12);
     expect(() => anytimeScore(curve, 5, 41)).toThrow();
     expect(anytimeScore([1, Number.NaN, 1], 1, 3)).toBe(Number.POSITIVE_INFINITY);
@@ -60,11 +63,26 @@ describe('selection rules', () => {
       run(next);
     }
     expect(bestPoint(scores, points)).toEqual({ k: -6, w: 0 });
-    expect(rounds[0]).toEqual([{ k: -10, w: 0 }, { k: -8, w: 0 }]);
+    expect(rounds[0]).toEqual([
+      { k: -10, w: 0 },
+      { k: -8, w: 0 },
+    ]);
     expect(edgeFlags(scores, { k: -6, w: 0 }, 2)).toEqual({ lrInside: true, weightDecayAtTop: false });
     // At a hard limit the search stops and the flag says the optimum was not bracketed.
-    const limited = new Map([[gridKey({ k: 0, w: 1 }), 1], [gridKey({ k: -1, w: 1 }), 2]]);
-    expect(refinementRound(limited, [{ k: 0, w: 1 }, { k: -1, w: 1 }], [-14, 0])).toEqual([]);
+    const limited = new Map([
+      [gridKey({ k: 0, w: 1 }), 1],
+      [gridKey({ k: -1, w: 1 }), 2],
+    ]);
+    expect(
+      refinementRound(
+        limited,
+        [
+          { k: 0, w: 1 },
+          { k: -1, w: 1 },
+        ],
+        [-14, 0],
+      ),
+    ).toEqual([]);
     expect(edgeFlags(limited, { k: 0, w: 1 }, 2)).toEqual({ lrInside: false, weightDecayAtTop: true });
   });
 

@@ -21,6 +21,23 @@ export function resampledMean(values: ArrayLike<number>, indices?: ArrayLike<num
 }
 
 /**
+ * Median of `values` over the listed indices (all of them when none are given); NaN (a diverged
+ * run) sorts last. `scratch` (length ≥ the number of indices) avoids an allocation per call.
+ */
+export function resampledMedian(
+  values: ArrayLike<number>,
+  indices?: ArrayLike<number>,
+  scratch?: Float64Array,
+): number {
+  const n = indices ? indices.length : values.length;
+  const buffer = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Float64Array(n);
+  for (let i = 0; i < n; i++) buffer[i] = indices ? values[indices[i]] : values[i];
+  buffer.sort(); // typed-array sort is numeric and puts NaN last
+  const mid = n >> 1;
+  return n % 2 ? buffer[mid] : (buffer[mid - 1] + buffer[mid]) / 2;
+}
+
+/**
  * The anytime score of a learning-curve: the area under log(objective) against log(epoch) from
  * epoch `from` to epoch `to` (trapezoid rule), divided by the width ln(to/from). `curve[e − 1]` is
  * the objective after epoch e. On log–log axes every doubling of the horizon weighs the same, so

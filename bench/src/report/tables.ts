@@ -3,11 +3,13 @@
  * terminal, HTML in report.html, Markdown in summary.md.
  */
 import type { AnytimeResult } from '../experiments/anytime.js';
+import type { Check } from '../experiments/checks.js';
 import type { ConvexResult } from '../experiments/convex.js';
 import type { MnistResult } from '../experiments/mnist.js';
 import type { QuadraticsResult } from '../experiments/quadratics.js';
-import type { Check, RobustnessResult } from '../experiments/robustness.js';
+import type { RobustnessResult } from '../experiments/robustness.js';
 import { formatLr, formatNumber } from '../lib/console.js';
+import { formatThreshold, type Interval } from '../lib/intervals.js';
 
 export interface Table {
   title: string;
@@ -16,6 +18,9 @@ export interface Table {
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+/** "[lo, hi]" with the table's number format. */
+export const formatInterval = ([lo, hi]: Interval) => `[${formatNumber(lo)}, ${formatNumber(hi)}]`;
 
 export function convexTable(result: ConvexResult): Table {
   return {
@@ -57,17 +62,19 @@ function regretTable(result: RobustnessResult): Table {
 
 function ratioTables(result: RobustnessResult): Table[] {
   return Object.entries(result.problems).map(([problem, p]) => ({
-    title: `B4 · ${problem}: R(ρ) = loss at ρ·η* / loss at η* (median of ${result.config.seeds} seeds, T = ${result.config.steps}); slope of log R over ρ ∈ [${result.config.slopeRange.join(', ')}]`,
+    title: `B4 · ${problem}: R(ρ) = loss at ρ·η* / loss at η* (median of ${result.config.seeds} seeds, T = ${result.config.steps}); slope of log R over ρ ∈ [${result.config.slopeRange.join(', ')}] with its 95 % seed-bootstrap interval`,
     headers: [
       'method',
       'η*',
       'slope',
+      'slope 95 %',
       ...RHO_COLUMNS.map((r) => `R(${r === '0.25' ? '1/4' : r === '0.5' ? '1/2' : r})`),
     ],
     rows: Object.entries(p!.methods).map(([name, m]) => [
       name,
       formatLr(m!.bestLr),
       m!.slope.toFixed(2),
+      `[${m!.slopeInterval[0].toFixed(2)}, ${m!.slopeInterval[1].toFixed(2)}]`,
       ...RHO_COLUMNS.map((r) => (m!.ratios[r] === undefined ? '–' : formatNumber(m!.ratios[r]))),
     ]),
   }));
@@ -89,49 +96,128 @@ export function quadraticsTable(result: QuadraticsResult): Table {
   };
 }
 
-export function anytimeTable(result: AnytimeResult): Table {
-  return {
-    title: `B2 · MLP on digits (${result.config.seeds} seeds): one Schedule-Free run (lr ${formatLr(result.scheduleFree.lr)}, evaluated at x) against the best cosine run of each length`,
-    headers: [
-      'epochs',
-      'SF objective',
-      'cosine objective',
-      'cosine lr',
-      'SF / cosine',
-      'SF test acc',
-      'cosine test acc',
-    ],
-    rows: result.comparison.map((c) => [
-      c.epoch,
-      formatNumber(c.sfObjective),
-      formatNumber(c.cosineObjective),
-      formatLr(result.cosine.find((r) => r.epochs === c.epoch)!.lr),
-      c.ratio.toFixed(3),
-      pct(c.sfTestAccuracy),
-      pct(c.cosineTestAccuracy),
-    ]),
-  };
+export function anytimeTables(result: AnytimeResult): Table[] {
+  const checkpoints = result.comparison.map((c) => c.epoch);
+  return [
+    {
+      title: `B2 · MLP on digits (${result.config.seeds} seeds): one Schedule-Free run (lr ${formatLr(result.scheduleFree.lr)}, chosen by its anytime score, evaluated at x) against the best cosine run of each length; train objective = optimization, test accuracy = generalization`,
+      headers: [
+        'epochs',
+        'SF objective',
+        'cosine objective',
+        'cosine lr',
+        'SF / cosine',
+        '95 % (seeds)',
+        'SF test acc',
+        'cosine test acc',
+      ],
+      rows: result.comparison.map((c) => [
+        c.epoch,
+        formatNumber(c.sfObjective),
+        formatNumber(c.cosineObjective),
+        formatLr(result.cosine.find((r) => r.epochs === c.epoch)!.lr),
+        c.ratio.toFixed(3),
+        `[${c.ratioInterval[0].toFixed(3)}, ${c.ratioInterval[1].toFixed(3)}]`,
+        pct(c.sfTestAccuracy),
+        pct(c.cosineTestAccuracy),
+      ]),
+    },
+    {
+      title:
+        'B2 · Schedule-Free lr grid: anytime score (mean log objective over log epochs; lowest is chosen, *) and the objective at each checkpoint (the lowest at each is marked +)',
+      headers: ['lr', 'anytime score', ...checkpoints.map((e) => `objective @${e}`)],
+      rows: result.scheduleFree.grid.map((g) => [
+        `${formatLr(g.lr)}${g.lr === result.scheduleFree.lr ? ' *' : ''}`,
+        g.score.toFixed(3),
+        ...checkpoints.map(
+          (e) =>
+            `${formatNumber(g.trainObjective[String(e)])}${result.scheduleFree.bestLrAt[String(e)] === g.lr ? ' +' : ''}`,
+        ),
+      ]),
+    },
+  ];
 }
 
-export function mnistTable(result: MnistResult): Table {
-  return {
-    title: `B5 · MLP 784-${result.config.hidden}-10 on MNIST (10k, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at its best lr and weight decay`,
-    headers: ['method', 'lr', 'weight decay', 'test loss', 'test accuracy'],
-    rows: Object.entries(result.methods).map(([name, m]) => [
-      name,
-      formatLr(m!.lr),
-      String(m!.weightDecay),
-      m!.testLoss.toFixed(4),
-      pct(m!.testAccuracy),
-    ]),
-  };
+const withSe = (v: number, se: number, digits = 4) => `${v.toFixed(digits)} ± ${se.toFixed(digits)}`;
+
+export function mnistTables(result: MnistResult): Table[] {
+  const flag = (m: NonNullable<MnistResult['methods'][keyof MnistResult['methods']]>) =>
+    [
+      m.flags.lrInside ? '' : 'lr not bracketed',
+      m.flags.weightDecayAtTop ? 'λ at top of grid' : '',
+      m.reproduced ? '' : 'rerun differs',
+    ]
+      .filter(Boolean)
+      .join('; ') || '–';
+  const entries = Object.entries(result.methods);
+  const lrs = [...new Set(entries.flatMap(([, m]) => m!.grid.map((g) => g.lr)))].sort((a, b) => a - b);
+  return [
+    {
+      title: `B5 · MLP 784-${result.config.hidden}-10 on MNIST (${result.split.train} train / ${result.split.validation} validation / ${result.split.test} test rows, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at the (lr, λ) with the lowest validation loss; mean ± standard error over seeds. Train CE at x = optimization; test columns = generalization`,
+      headers: [
+        'method',
+        'lr',
+        'λ',
+        'validation CE',
+        'train CE at x',
+        'test CE',
+        'test accuracy',
+        'calibrated test CE',
+        'T',
+        'flags',
+      ],
+      rows: entries.map(([name, m]) => [
+        name,
+        formatLr(m!.lr),
+        String(m!.weightDecay),
+        withSe(m!.final.validationLoss, m!.final.se.validationLoss),
+        withSe(m!.final.trainLoss, m!.final.se.trainLoss),
+        withSe(m!.final.testLoss, m!.final.se.testLoss),
+        `${pct(m!.final.testAccuracy)} ± ${(100 * m!.final.se.testAccuracy).toFixed(2)}`,
+        withSe(m!.final.calibratedTestLoss, m!.final.se.calibratedTestLoss),
+        m!.final.temperature.toFixed(2),
+        flag(m!),
+      ]),
+    },
+    {
+      title:
+        'B5 · the search: seed-mean final validation cross-entropy at every (lr, λ) run (coarse factor-4 grid, then factor-2 refinement around the best); * = selected',
+      headers: ['method', 'λ', ...lrs.map(formatLr)],
+      rows: entries.flatMap(([name, m]) =>
+        [...new Set(m!.grid.map((g) => g.weightDecay))].map((wd) => [
+          name,
+          String(wd),
+          ...lrs.map((lr) => {
+            const g = m!.grid.find((p) => p.lr === lr && p.weightDecay === wd);
+            if (!g) return '';
+            return `${g.validationLoss.toFixed(4)}${lr === m!.lr && wd === m!.weightDecay ? ' *' : ''}`;
+          }),
+        ]),
+      ),
+    },
+  ];
 }
+
+const VERDICT_LABEL = {
+  pass: 'pass',
+  fail: 'FAIL',
+  inconclusive: 'inconclusive',
+  reported: 'reported',
+} as const;
 
 export function checksTable(title: string, checks: Check[]): Table {
   return {
     title,
-    headers: ['claim', 'value', 'target', ''],
-    rows: checks.map((c) => [c.claim, formatNumber(c.value), c.threshold, c.pass ? 'pass' : 'FAIL']),
+    headers: ['claim', 'measures', 'value', '95 % interval', 'target', 'verdict', 'interval from'],
+    rows: checks.map((c) => [
+      c.claim,
+      c.measures,
+      formatNumber(c.value),
+      formatInterval(c.interval),
+      formatThreshold(c.threshold),
+      VERDICT_LABEL[c.verdict],
+      c.uncertainty,
+    ]),
   };
 }
 
@@ -140,7 +226,7 @@ const escapeHtml = (text: string) =>
 
 export function tableToHtml(table: Table): string {
   const cell = (tag: string, v: string | number) =>
-    `<${tag}${typeof v === 'number' || /^[-−]?[\d.]+(e[-+]?\d+)?%?$/.test(String(v)) ? ' class="num"' : ''}${v === 'FAIL' ? ' class="fail"' : ''}>${escapeHtml(typeof v === 'number' ? formatNumber(v) : v)}</${tag}>`;
+    `<${tag}${typeof v === 'number' || /^[-−]?[\d.]+(e[-+]?\d+)?%?$/.test(String(v)) ? ' class="num"' : ''}${v === 'FAIL' ? ' class="fail"' : v === 'inconclusive' ? ' class="open"' : ''}>${escapeHtml(typeof v === 'number' ? formatNumber(v) : v)}</${tag}>`;
   return [
     `<table><caption>${escapeHtml(table.title)}</caption>`,
     `<thead><tr>${table.headers.map((h) => cell('th', h)).join('')}</tr></thead>`,
