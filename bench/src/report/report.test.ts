@@ -15,7 +15,13 @@ const dir = mkdtempSync(join(tmpdir(), 'sf-report-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('report', () => {
-  const quadratics = runQuadratics({ problems: 1, steps: 50, betas: [0, 0.9], lrExponents: [0, 3] });
+  const quadratics = runQuadratics({
+    problems: 2,
+    steps: 50,
+    betas: [0, 0.9],
+    lrExponents: [0, 3],
+    bootstrapReplicates: 50,
+  });
 
   it('renders a Vega-Lite figure to SVG in Node', async () => {
     const svg = await renderSvg(quadraticsSpec(quadratics));
@@ -26,7 +32,12 @@ describe('report', () => {
 
   it('writes report.html, summary.md and every figure from the JSON in a folder', async () => {
     writeJson(join(dir, resultFile.quadratics), quadratics);
-    const convex = runConvex(bundledData('iris.csv'), { seeds: 1, epochs: 2, lrExponents: [-1, 0] });
+    const convex = runConvex(bundledData('iris.csv'), {
+      seeds: 2,
+      epochs: 2,
+      lrExponents: [-1, 0],
+      bootstrapReplicates: 50,
+    });
     writeJson(join(dir, resultFile.convex('iris')), convex);
     const robustness = runRobustness({
       problems: ['logistic'],
@@ -35,6 +46,7 @@ describe('report', () => {
       steps: 50,
       gridHalfOctaves: [-4, 0],
       rhoExponents: [0, 1, 2],
+      bootstrapReplicates: 20,
     });
     writeJson(join(dir, resultFile.robustness), robustness);
     const results = loadResults(dir);
@@ -54,7 +66,35 @@ describe('report', () => {
       expect(html).toContain(`src="${svg}"`);
       expect(readFileSync(join(dir, svg), 'utf8').startsWith('<svg')).toBe(true);
     }
-    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toContain('| schedule-free |');
+    const summary = readFileSync(join(dir, 'summary.md'), 'utf8');
+    expect(summary).toContain('| schedule-free |');
+    // Every claim row shows its interval, verdict and where the interval comes from.
+    expect(summary).toContain(
+      '| claim | measures | value | 95 % interval | target | verdict | interval from |',
+    );
+    expect(summary).toMatch(/Selection rule: /);
+    expect(html).toMatch(/hold, \d+ fail/);
+  });
+
+  it('skips, with a warning, result files written before claims had intervals', () => {
+    const old = mkdtempSync(join(tmpdir(), 'sf-report-old-'));
+    try {
+      writeJson(join(old, resultFile.quadratics), {
+        ...quadratics,
+        checks: [{ claim: 'x', value: 1, threshold: '≤ 2', pass: true }],
+      });
+      writeJson(join(old, resultFile.robustness), { experiment: 'robustness', problems: {}, checks: [] });
+      const warnings: string[] = [];
+      const results = loadResults(old, (w) => warnings.push(w));
+      expect(results.quadratics).toBeUndefined();
+      expect(results.robustness).toBeUndefined(); // no selection rule recorded
+      expect(warnings).toHaveLength(2);
+      expect(warnings[0]).toMatch(/older version of the bench/);
+      writeJson(join(old, resultFile.quadratics), quadratics);
+      expect(loadResults(old, () => {}).quadratics?.checks.length).toBe(quadratics.checks.length);
+    } finally {
+      rmSync(old, { recursive: true, force: true });
+    }
   });
 
   it('renders tables as HTML and Markdown with escaping', () => {

@@ -52,22 +52,39 @@ export const resultFile = {
   mnist: 'mnist.json',
 } as const;
 
-/** Reads whatever results a folder holds. */
-export function loadResults(dir: string): Results {
-  const read = <T>(file: string): T | undefined =>
-    existsSync(join(dir, file)) ? (JSON.parse(readFileSync(join(dir, file), 'utf8')) as T) : undefined;
+/**
+ * Whether a result file has the current layout: every claim with an interval and a verdict
+ * (results written before intervals existed cannot be shown with them; re-run the experiment).
+ */
+export function hasCurrentLayout(result: { selection?: unknown; checks?: unknown }): boolean {
+  const checks = result.checks as Array<{ interval?: unknown; verdict?: unknown }> | undefined;
+  return (
+    typeof result.selection === 'string' && !!checks?.every((c) => Array.isArray(c.interval) && !!c.verdict)
+  );
+}
+
+/** Reads whatever results a folder holds, skipping (with a warning) files of an older layout. */
+export function loadResults(dir: string, warn: (text: string) => void = console.warn): Results {
+  const read = <T extends object>(file: string): T | undefined => {
+    if (!existsSync(join(dir, file))) return undefined;
+    const result = JSON.parse(readFileSync(join(dir, file), 'utf8')) as T;
+    if (hasCurrentLayout(result)) return result;
+    warn(`Skipping ${join(dir, file)}: written by an older version of the bench (no intervals); re-run it.`);
+    return undefined;
+  };
   const convex = existsSync(dir)
     ? readdirSync(dir)
         .filter((f) => /^convex-.+\.json$/.test(f))
         .sort()
-        .map((f) => read<ConvexResult>(f)!)
+        .map((f) => read<ConvexResult>(f))
+        .filter((r) => r !== undefined)
     : [];
   return {
     convex,
-    robustness: read(resultFile.robustness),
-    quadratics: read(resultFile.quadratics),
-    anytime: read(resultFile.anytime),
-    mnist: read(resultFile.mnist),
+    robustness: read<RobustnessResult>(resultFile.robustness),
+    quadratics: read<QuadraticsResult>(resultFile.quadratics),
+    anytime: read<AnytimeResult>(resultFile.anytime),
+    mnist: read<MnistResult>(resultFile.mnist),
   };
 }
 

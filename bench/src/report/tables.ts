@@ -96,11 +96,15 @@ export function quadraticsTable(result: QuadraticsResult): Table {
   };
 }
 
+/** An lr with "(edge)" when it is the first or last point of its grid (the optimum may lie beyond). */
+const gridLr = (run: { lr: number; lrInside: boolean }) =>
+  `${formatLr(run.lr)}${run.lrInside ? '' : ' (edge)'}`;
+
 export function anytimeTables(result: AnytimeResult): Table[] {
   const checkpoints = result.comparison.map((c) => c.epoch);
   return [
     {
-      title: `B2 · MLP on digits (${result.config.seeds} seeds): one Schedule-Free run (lr ${formatLr(result.scheduleFree.lr)}, chosen by its anytime score, evaluated at x) against the best cosine run of each length; train objective = optimization, test accuracy = generalization`,
+      title: `B2 · MLP on digits (${result.config.seeds} seeds): one Schedule-Free run (lr ${gridLr(result.scheduleFree)}, chosen by its anytime score, evaluated at x) against the best cosine run of each length; train objective = optimization, test accuracy = generalization`,
       headers: [
         'epochs',
         'SF objective',
@@ -115,7 +119,7 @@ export function anytimeTables(result: AnytimeResult): Table[] {
         c.epoch,
         formatNumber(c.sfObjective),
         formatNumber(c.cosineObjective),
-        formatLr(result.cosine.find((r) => r.epochs === c.epoch)!.lr),
+        gridLr(result.cosine.find((r) => r.epochs === c.epoch)!),
         c.ratio.toFixed(3),
         `[${c.ratioInterval[0].toFixed(3)}, ${c.ratioInterval[1].toFixed(3)}]`,
         pct(c.sfTestAccuracy),
