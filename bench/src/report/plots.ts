@@ -286,7 +286,13 @@ export function mnistGridSpec(result: MnistResult): TopLevelSpec {
     lr: m!.lr,
     loss: m!.final.validationLoss,
   }));
-  const x = { field: 'lr', type: 'quantitative', scale: { type: 'log', base: 2 }, title: 'learning rate' };
+  const x = {
+    field: 'lr',
+    type: 'quantitative',
+    scale: { type: 'log', base: 2 },
+    axis: { labelExpr: "'2^' + round(log(datum.value) / LN2)" },
+    title: 'learning rate',
+  };
   const y = { field: 'loss', type: 'quantitative', scale: { type: 'log' }, title: 'final validation CE' };
   return {
     ...base,
