@@ -84,13 +84,14 @@ export function paramSource(where: string, name: string, value: unknown, runtime
 
 /**
  * Converts a record of user gradients to tensors shaped like their parameters. Host data keeps its
- * buffer (it is only read); nested rows are flattened. Unknown names and missing gradients are left
- * for the engine, which reports them with the names of every parameter.
+ * buffer (it is only read, and copied if the step runs later); nested rows are flattened into a
+ * private copy. Unknown names and missing gradients are left for the engine, which reports them with
+ * the names of every parameter.
  */
 export function gradientTensors(
   where: string,
   grads: unknown,
-  params: ReadonlyMap<string, GpuTensor>,
+  params: Readonly<Record<string, GpuTensor>>,
   runtime: GpuRuntime,
 ): Record<string, GpuTensor> {
   check(
@@ -100,7 +101,7 @@ export function gradientTensors(
   );
   const out: Record<string, GpuTensor> = {};
   for (const [name, value] of Object.entries(grads as Record<string, unknown>)) {
-    const param = params.get(name);
+    const param = Object.hasOwn(params, name) ? params[name] : undefined;
     if (!param) {
       out[name] = new GpuTensor([0], null, false); // the engine names it as unknown
       continue;
@@ -132,7 +133,7 @@ function gradientTensor(
   }
   if (isNestedRows(value)) {
     const n = hostLength(value);
-    return new GpuTensor(sized(n), flatHost(value, n), false);
+    return new GpuTensor(sized(n), flatHost(value, n), true);
   }
   if (isDeviceValue(value)) {
     const problem = deviceProblem(value, runtime);

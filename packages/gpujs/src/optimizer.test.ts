@@ -86,7 +86,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     expect([...opt.kernelModes]).toEqual([mode]);
   });
 
-  it('builds each kernel once and passes a changing lr as an argument', async () => {
+  it('builds each kernel once per lerp pattern and passes a changing lr as an argument', async () => {
     const g = gpu(mode);
     const created = [vi.spyOn(g, 'createKernel'), vi.spyOn(g, 'createKernelMap')];
     const count = () => created.reduce((n, spy) => n + spy.mock.calls.length, 0);
@@ -94,17 +94,24 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const reference = { w: w.slice() };
     const opt = await new SGDScheduleFree(g, { w }, { lr: 0.5 }).train();
     const ref = new core.SGDScheduleFree(reference, { lr: 0.5 }).train();
-    await opt.step({ w: values(64, 4) });
-    ref.step({ w: values(64, 4) });
-    const afterFirst = count();
-    for (let step = 0; step < 5; step++) {
-      // An external schedule: the lr changes every step.
-      opt.paramGroups[0].lr = 0.5 / (step + 2);
-      ref.paramGroups[0].lr = 0.5 / (step + 2);
-      await opt.step({ w: values(64, 5 + step) });
-      ref.step({ w: values(64, 5 + step) });
+    const patterns = new Set<string>();
+    // An external schedule: the lr changes every step.
+    for (const [step, lr] of [0.5, 0.25, 0.2, 0.1, 0.3, 0.05, 0.4].entries()) {
+      opt.paramGroups[0].lr = lr;
+      ref.paramGroups[0].lr = lr;
+      // The lerp branches of this step, as the core decides them.
+      const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
+      const pattern = core.lerpPattern(core.graphOf(plan.program), plan.scalars);
+      const before = count();
+      await opt.step({ w: values(64, 4 + step) });
+      ref.step({ w: values(64, 4 + step) });
+      // Kernels are built for a new lerp pattern only; a new lr alone builds nothing.
+      if (patterns.has(pattern)) expect(count()).toBe(before);
+      else expect(count()).toBeGreaterThan(before);
+      patterns.add(pattern);
     }
-    expect(count()).toBe(afterFirst);
+    // The averaging weight is 1 at first and falls below ½: the two branches of its lerp.
+    expect(patterns.size).toBe(2);
     expectClose(w, reference.w);
   });
 

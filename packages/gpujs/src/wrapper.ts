@@ -63,13 +63,6 @@ export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizer
 
   /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
   step(grads: GpuJsGrads): Promise<boolean> {
-    return this.exclusive(async () => {
-      this.engine.assertUsable('step');
-      const tensors = this.gradientTensors(grads);
-      if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
-      const stepped = this.engine.stepPlain(tensors);
-      await this.runtime.queue.flush();
-      return stepped;
-    });
+    return this.stepWith(grads);
   }
 }
