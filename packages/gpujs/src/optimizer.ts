@@ -7,6 +7,7 @@ import {
   isThenable,
   perParameter,
   type Work,
+  wait,
   waitAll,
 } from '@schedulefree/core';
 import type { GPU } from 'gpu.js';
@@ -104,6 +105,12 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
       if (tensor.value instanceof Float32Array && userShape.length > 1) {
         this.views.set(name, shapedView(tensor.value, userShape) as Float32Array[] | Float32Array[][]);
       }
+    }
+    if (!runtime.idle) {
+      // The uploads complete later (WebGPU): they count as the first call, so every call resolves
+      // after them. A failed upload is reported by the first call that reads the parameter.
+      const uploads = { method: 'constructor', prepare: () => () => wait(runtime.settled()) };
+      this.engine.later(uploads).catch(() => {});
     }
   }
 

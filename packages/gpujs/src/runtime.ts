@@ -165,29 +165,27 @@ export class GpuRuntime {
   load(t: GpuTensor, source: Float32Array | DeviceValue): void {
     if (t.value !== null) return;
     const arg = source instanceof Float32Array ? shapedView(source, t.shape) : source;
-    t.value = this.produce(t.size, () => this.kernels.copy(t.shape, arg));
+    this.produce(t, () => this.kernels.copy(t.shape, arg));
   }
 
   /** A new tensor with the same contents (device values are shared: kernels never write into them). */
   clone(src: GpuTensor): GpuTensor {
-    return new GpuTensor(src.shape, this.whenReady(then(this.holding(src), share)), true);
+    return this.hold(new GpuTensor(src.shape, null, true), then(this.holding(src), share));
   }
 
   /** A new zero-filled tensor of the given shape. */
   zeros(shape: readonly number[]): GpuTensor {
     if (this.residence === 'host') return new GpuTensor(shape, new Float32Array(shapeSize(shape)), true);
-    const t = new GpuTensor(shape, null, true);
-    t.value = this.produce(t.size, () => this.kernels.zeros(shape));
-    return t;
+    return this.produce(new GpuTensor(shape, null, true), () => this.kernels.zeros(shape));
   }
 
   /** A new tensor of the given shape holding host values. */
   fromHost(values: ArrayLike<number>, shape: readonly number[]): GpuTensor {
     const data = Float32Array.from(values);
     if (this.residence === 'host') return new GpuTensor(shape, data, true);
-    const t = new GpuTensor(shape, null, true);
-    t.value = this.produce(t.size, () => this.kernels.copy(shape, shapedView(data, shape)));
-    return t;
+    return this.produce(new GpuTensor(shape, null, true), () =>
+      this.kernels.copy(shape, shapedView(data, shape)),
+    );
   }
 
   /** Overwrites `dst` with the contents of `src`: host data in place, device values by sharing. */
@@ -198,8 +196,8 @@ export class GpuRuntime {
       return;
     }
     const old = dst.owned ? dst.value : null;
-    dst.value = this.whenReady(then(from, share));
     dst.owned = true;
+    this.hold(dst, then(from, share));
     if (old) drop(old);
   }
 
@@ -209,7 +207,7 @@ export class GpuRuntime {
    */
   capture(t: GpuTensor): GpuTensor {
     if (t.owned || t.value === null) return t;
-    return new GpuTensor(t.shape, then(t.value, share), true);
+    return this.hold(new GpuTensor(t.shape, null, true), then(t.value, share));
   }
 
   /** The contents as a new Float32Array: at once, or as a promise where gpu.js reads asynchronously. */
@@ -287,13 +285,26 @@ export class GpuRuntime {
     return value instanceof Float32Array ? shapedView(value, t.shape) : value;
   }
 
-  /** The value a gpu.js call makes, or its promise (tracked until it settles). */
-  private produce(size: number, make: () => unknown): Holding {
-    return this.whenReady(then(make(), (raw) => toResident(raw, size)));
+  /** Fills `t` with the value a gpu.js call makes. */
+  private produce(t: GpuTensor, make: () => unknown): GpuTensor {
+    return this.hold(
+      t,
+      then(make(), (raw) => toResident(raw, t.size)),
+    );
   }
 
-  private whenReady(value: Holding): Holding {
-    return isThenable(value) ? this.track(value) : value;
+  /** Puts a value into `t`; a promise is tracked, and replaced by its value once it has one. */
+  private hold(t: GpuTensor, value: Holding): GpuTensor {
+    t.value = value;
+    if (isThenable(value)) {
+      this.track(value).then(
+        (v) => {
+          if (t.value === value) t.value = v;
+        },
+        () => {},
+      );
+    }
+    return t;
   }
 
   private track<T>(work: Promise<T>): Promise<T> {
