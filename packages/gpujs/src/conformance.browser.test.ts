@@ -22,5 +22,5 @@ for (const { mode, options } of cases) {
     const reason = backend.supports(spec);
     if (reason) skip[spec.name] = reason;
   }
-  defineConformanceSuite(backend as never, { describe, it }, { reference, skip, randomCases: 9 });
+  defineConformanceSuite(backend, { describe, it }, { reference, skip, randomCases: 9 });
 }

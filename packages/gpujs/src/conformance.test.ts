@@ -21,5 +21,5 @@ for (const backend of backends) {
     const reason = backend.supports(spec);
     if (reason) skip[spec.name] = reason;
   }
-  defineConformanceSuite(backend as never, { describe, it }, { reference, skip, randomCases: 18 });
+  defineConformanceSuite(backend, { describe, it }, { reference, skip, randomCases: 18 });
 }

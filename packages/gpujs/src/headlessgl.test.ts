@@ -7,7 +7,7 @@ import { gpujsReplayBackend } from './conformance.js';
 // source, under xvfb-run; see docs/gpujs.md). Skipped where it is not installed, as in CI.
 describe.skipIf(!GPU.isHeadlessGLSupported)('headless-gl (opt-in)', () => {
   defineConformanceSuite(
-    gpujsReplayBackend('gpujs-headlessgl', () => new GPU({ mode: 'headlessgl' })) as never,
+    gpujsReplayBackend('gpujs-headlessgl', () => new GPU({ mode: 'headlessgl' })),
     { describe, it },
     { reference: typedArrayReplayBackend('core-f64', 'float64', 'fused'), randomCases: 9 },
   );
