@@ -4,7 +4,7 @@ import { backendOf, GpuKernels, type GpuLike } from './kernels.js';
 import { capacityProblem, type DeviceLimits, isGLMode } from './limits.js';
 import type { OutputStyle } from './lower.js';
 import { GpuTensor, type Holding } from './tensor.js';
-import { type DeviceValue, flatHost, isDeviceValue, type Resident, shapedView } from './values.js';
+import { type DeviceValue, flatHost, isDeviceValue, type Resident, shapedView, shapeSize } from './values.js';
 
 /**
  * How a step's outputs come out of gpu.js:
@@ -313,10 +313,6 @@ export class GpuRuntime {
     work.then(settle, settle);
     return work;
   }
-}
-
-function shapeSize(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** Puts a kernel result into a tensor: in place into a user's host array, otherwise by replacement. */
