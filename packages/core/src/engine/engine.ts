@@ -51,7 +51,7 @@ export type ClosureResult<T> =
  */
 export interface Operation<R> {
   readonly method: string;
-  /** Call time: checks and captures; `deferred` when the work will run later. */
+  /** Call time: checks and captures; `deferred` when the work may take effect after the call returns. */
   prepare(deferred: boolean): () => Work<R>;
 }
 
@@ -365,9 +365,14 @@ export class Engine<T, O extends object> {
     return this.scheduler.nowOrLater(op.method, op.prepare(false));
   }
 
-  /** Queues an operation after every earlier asynchronous call; its call-time part runs now. */
+  /**
+   * Queues an operation after every earlier asynchronous call; its call-time part runs now. On a
+   * {@link Capabilities.synchronous} backend a call that starts at once also ends before it returns:
+   * it is not deferred, so it captures nothing.
+   */
   later<R>(op: Operation<R>): Promise<R> {
-    return this.scheduler.later(op.method, () => op.prepare(true));
+    const synchronous = this.backend.capabilities.synchronous === true;
+    return this.scheduler.later(op.method, (startsNow) => op.prepare(!(startsNow && synchronous)));
   }
 
   // ---------------------------------------------------------------------------------------------
