@@ -95,18 +95,25 @@ describe.each(['webasm', 'cpu'] as const)('un-awaited calls in %s mode', (mode) 
     await reference.opt.step(gradsAt(0));
     await reference.opt.step(gradsAt(1));
 
-    const { params, opt } = adamw();
-    await opt.train();
-    const first = gradsAt(0);
-    const second = gradsAt(1);
-    const steps = [opt.step(first), opt.step(second)]; // the second waits for the first
-    for (const g of [first, second]) {
-      g.w.fill(1e6);
-      g.b.fill(Number.NaN);
+    for (const asyncKernels of [true, false]) {
+      const { params, opt } = adamw(undefined, asyncKernels);
+      await opt.train();
+      // Synchronous kernels: the steps wait behind a withEvalParams whose function is still running.
+      const held = gate();
+      const evaluation = asyncKernels ? null : opt.withEvalParams(() => held.opened);
+      const first = gradsAt(0);
+      const second = gradsAt(1);
+      const steps = [opt.step(first), opt.step(second)]; // the second waits for the first
+      for (const g of [first, second]) {
+        g.w.fill(1e6);
+        g.b.fill(Number.NaN);
+      }
+      held.open();
+      await evaluation;
+      await Promise.all(steps);
+      expect(params.w).toEqual(reference.params.w);
+      expect(await opt.stateDict()).toEqual(await reference.opt.stateDict());
     }
-    await Promise.all(steps);
-    expect(params.w).toEqual(reference.params.w);
-    expect(await opt.stateDict()).toEqual(await reference.opt.stateDict());
   });
 
   it('refuses to hand out the parameters while kernels run, until ready()', async () => {

@@ -15,6 +15,10 @@ import { type GpuTensor, isGpuTensor } from './tensor.js';
  * run (one kernel per program structure, shape and lerp pattern, built once), with the plan's
  * scalar arguments as `Float`s. A run returns a promise only when gpu.js works asynchronously.
  *
+ * Where gpu.js works synchronously (every mode but webgpu, without `asyncKernels`) the backend says
+ * so: a step made while nothing is pending then ends before it returns, and its host gradients need
+ * no copy.
+ *
  * Host gradients are checked for NaN and ±Infinity at once. A gradient on the GPU cannot be told
  * on the host: with `checkDeviceGradients` it is read back (every step) and checked; otherwise it is
  * taken as finite.
@@ -50,6 +54,6 @@ export function gpujsBackend(runtime: GpuRuntime, checkDeviceGradients: boolean)
         );
       },
     },
-    capabilities: { layout: 'per-parameter', dtype: 'float32' },
+    capabilities: { layout: 'per-parameter', dtype: 'float32', synchronous: runtime.synchronous },
   };
 }

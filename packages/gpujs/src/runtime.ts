@@ -64,6 +64,8 @@ export class GpuRuntime {
   readonly residence: 'host' | 'device';
   readonly style: KernelStyle;
   readonly limits: DeviceLimits;
+  /** Whether every gpu.js call returns its result at once (all modes but webgpu, without `asyncKernels`). */
+  readonly synchronous: boolean;
   readonly kernels: GpuKernels;
   /** Asynchronous gpu.js work not finished yet. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -118,6 +120,7 @@ export class GpuRuntime {
       maxTextureSize: Number.isFinite(maxTextureSize) ? maxTextureSize : Infinity,
       optimizeFloatMemory,
     };
+    this.synchronous = options.asyncKernels !== true && this.mode !== 'webgpu';
     this.kernels = new GpuKernels(g, {
       mode: this.mode,
       style,
