@@ -85,6 +85,7 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
     input: (name) => `t_${name}${index}`,
     scalar: scalarName,
     sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
   });
   const kernels: LoweredKernel[] = [];
   for (let i = 0; i < results.length; i += limit) {

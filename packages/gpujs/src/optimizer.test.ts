@@ -224,6 +224,31 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     }
   });
 
+  it('adds a parameter group later, and leaves a parameter with a null gradient as it is', async () => {
+    const [w, extra] = [values(10, 1), values(6, 2)];
+    const reference = { w: w.slice(), extra: extra.slice() };
+    const opt = await new AdamWScheduleFree(gpu(mode), { w }, { lr: 0.1 }).train();
+    const ref = new core.AdamWScheduleFree({ w: reference.w }, { lr: 0.1 }).train();
+    await opt.step({ w: values(10, 3) });
+    ref.step({ w: values(10, 3) });
+    const bad = await rejection(opt.addParamGroup({ params: { v: new Float64Array(2) as never } }));
+    expect(bad.code).toBe('INVALID_PARAMS');
+    await opt.addParamGroup({ params: { extra: input(extra, [3, 2]) }, lr: 0.05 });
+    ref.addParamGroup({ params: { extra: reference.extra }, lr: 0.05 });
+    expect((opt.params.extra as Float32Array[]).map((row) => row.buffer === extra.buffer)).toEqual([
+      true,
+      true,
+    ]);
+    for (let step = 0; step < 3; step++) {
+      const grads = { w: step === 1 ? null : values(10, 4 + step), extra: values(6, 8 + step) };
+      await opt.step(grads);
+      ref.step(grads);
+    }
+    expectClose(w, reference.w);
+    expectClose(extra, reference.extra);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.05]);
+  });
+
   it('runs withEvalParams at x and restores y exactly', async () => {
     const w = values(12, 5);
     const opt = await new SGDScheduleFree(gpu(mode), { w }, { lr: 0.2 }).train();

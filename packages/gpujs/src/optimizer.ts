@@ -6,13 +6,14 @@ import {
   type EngineOptions,
   isThenable,
   perParameter,
+  type StepExtras,
   type Work,
   wait,
   waitAll,
 } from '@schedulefree/core';
 import type { GPU } from 'gpu.js';
 import { gpujsBackend } from './backend.js';
-import { gradientTensors, type ParamSource, paramSource } from './convert.js';
+import { gradientTensors, type ParamSource, paramTensors } from './convert.js';
 import { checkFlag, type GpuJsRuntimeOptions, GpuRuntime } from './runtime.js';
 import type { GpuTensor } from './tensor.js';
 import { type DeviceValue, type GpuGradValue, type GpuParamValue, shapedView } from './values.js';
@@ -22,8 +23,8 @@ export type GpuJsParams<O> =
   | Readonly<Record<string, GpuParamValue>>
   | ReadonlyArray<{ params: Readonly<Record<string, GpuParamValue>> } & Partial<O>>;
 
-/** Gradients keyed by parameter name. */
-export type GpuJsGrads = Readonly<Record<string, GpuGradValue>>;
+/** Gradients keyed by parameter name; `null` for a parameter without a gradient this step (left as it is). */
+export type GpuJsGrads = Readonly<Record<string, GpuGradValue | null>>;
 
 /**
  * What the stored parameters are: host arrays (cpu, webasm; rows of views for shaped ones) or GPU
@@ -76,36 +77,15 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
     const runtime = new GpuRuntime(gpu, { kernelStyle, asyncKernels, optimizeFloatMemory }, where);
     // Check every parameter before any GPU work; the engine then checks the options; then upload.
     const sources = new Map<GpuTensor, ParamSource>();
-    const convert = (record: Readonly<Record<string, unknown>>) => {
-      check(
-        record !== null && typeof record === 'object',
-        'INVALID_PARAMS',
-        () =>
-          `${where}: params must be a record name → Float32Array | input() | texture, or an array of groups { params, ...options }.`,
-      );
-      const out: Record<string, GpuTensor> = {};
-      for (const [name, value] of Object.entries(record)) {
-        const src = paramSource(where, name, value, runtime);
-        out[name] = runtime.paramTensor(src.source instanceof Float32Array ? src.source : null, src.shape);
-        sources.set(out[name], src);
-      }
-      return out;
-    };
     const converted = Array.isArray(params)
       ? (params as ReadonlyArray<Group>).map((g) =>
-          g && typeof g === 'object' ? { ...g, params: convert(g.params) } : g,
+          g && typeof g === 'object' ? { ...g, params: paramTensors(where, g.params, runtime, sources) } : g,
         )
-      : convert(params as Readonly<Record<string, unknown>>);
+      : paramTensors(where, params, runtime, sources);
     super(algorithm, gpujsBackend(runtime, checkDeviceGradients === true), converted as never, engineOptions);
     this.gpu = gpu;
     this.runtime = runtime;
-    for (const [name, tensor] of Object.entries(this.engine.params)) {
-      const { source, userShape } = sources.get(tensor)!;
-      runtime.load(tensor, source);
-      if (tensor.value instanceof Float32Array && userShape.length > 1) {
-        this.views.set(name, shapedView(tensor.value, userShape) as Float32Array[] | Float32Array[][]);
-      }
-    }
+    this.upload(this.engine.params, sources);
     if (!runtime.idle) {
       // The uploads complete later (WebGPU): they count as the first call, so every call resolves
       // after them. A failed upload is reported by the first call that reads the parameter.
@@ -207,17 +187,53 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
       .then(destroy, destroy);
   }
 
-  /** An engine step with the user's gradients, converted (and checked) when the call is made. */
-  protected stepWith(grads: unknown): Promise<boolean> {
-    return this.engine.later({
-      method: 'step',
-      prepare: (deferred) => this.engine.step(this.gradientTensors(grads)).prepare(deferred),
+  /**
+   * Adds a parameter group (e.g. layers to unfreeze), taking effect after the calls made before it:
+   * parameters as the constructor takes them, options not given from the constructor's.
+   */
+  override addParamGroup(
+    group: { params: Readonly<Record<string, GpuParamValue | GpuTensor>> } & Partial<O>,
+  ): Promise<void> {
+    const engine = this.engine;
+    const where = `${engine.name}.addParamGroup`;
+    return engine.later({
+      method: 'addParamGroup',
+      prepare: (deferred) => {
+        const sources = new Map<GpuTensor, ParamSource>();
+        const params = paramTensors(where, group?.params, this.runtime, sources);
+        const add = engine.addParamGroup({ ...group, params }).prepare(deferred);
+        const self = this;
+        return function* () {
+          yield* add();
+          self.upload(params, sources);
+        };
+      },
     });
   }
 
-  /** Converts user gradients to tensors (checking types and shapes). */
+  /** An engine step with the user's gradients, converted (and checked) when the call is made. */
+  protected stepWith(grads: unknown, extras?: StepExtras): Promise<boolean> {
+    return this.engine.later({
+      method: 'step',
+      prepare: (deferred) => this.engine.step(this.gradientTensors(grads), extras).prepare(deferred),
+    });
+  }
+
+  /** Converts user gradients to tensors (checking types and shapes); `null` stays (no gradient). */
   protected gradientTensors(grads: unknown): Record<string, GpuTensor> {
-    return gradientTensors(`${this.algorithm.name}.step`, grads, this.engine.params, this.runtime);
+    const where = `${this.algorithm.name}.step`;
+    return gradientTensors(where, grads, this.engine.params, this.runtime) as Record<string, GpuTensor>;
+  }
+
+  /** Fills new parameter tensors from where their values come from; host modes keep row views. */
+  private upload(tensors: Readonly<Record<string, GpuTensor>>, sources: ReadonlyMap<GpuTensor, ParamSource>) {
+    for (const [name, tensor] of Object.entries(tensors)) {
+      const { source, userShape } = sources.get(tensor)!;
+      this.runtime.load(tensor, source);
+      if (tensor.value instanceof Float32Array && userShape.length > 1) {
+        this.views.set(name, shapedView(tensor.value, userShape) as Float32Array[] | Float32Array[][]);
+      }
+    }
   }
 
   /** Reads tensors back to host arrays by name, releasing them afterwards if `owned`. */
@@ -261,8 +277,8 @@ export class GpuJsOptimizer<O extends object> extends GpuJsOptimizerBase<O> {
    * not change this step. Resolves to false if the step was skipped for a non-finite gradient
    * (`nonFiniteGrads: 'skip'`). On an error nothing has changed.
    */
-  step(grads: GpuJsGrads): Promise<boolean> {
-    return this.stepWith(grads);
+  step(grads: GpuJsGrads, extras?: StepExtras): Promise<boolean> {
+    return this.stepWith(grads, extras);
   }
 
   /**
