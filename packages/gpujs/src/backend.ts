@@ -45,12 +45,13 @@ export function gpujsBackend(runtime: GpuRuntime, checkDeviceGradients: boolean)
       capture: (t) => runtime.capture(t),
     },
     execution: {
-      run({ graph, scalars, members }) {
+      run({ graph, scalars, members, group }) {
         const plan = planFor(graph, scalars);
         return runtime.run(
           plan,
           scalarValues(plan, scalars),
           members.map((m) => m.slots),
+          group,
         );
       },
     },

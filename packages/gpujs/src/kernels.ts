@@ -36,6 +36,8 @@ export interface ProgramKernel {
   readonly lowered: LoweredKernel;
   readonly mapped: boolean;
   fn: KernelFn | null;
+  /** Its key in the shared cache, once built. */
+  key: string | null;
 }
 
 const NAMED_MODES = new Set(['webgl2', 'webgl', 'headlessgl', 'webgpu', 'webasm', 'cpu']);
@@ -70,7 +72,12 @@ const ELEMENT = [
 export class GpuKernels {
   /** Backend modes the kernels actually ran in: a kernel that gpu.js moved to cpu shows up here. */
   readonly observedModes = new Set<string>();
-  private readonly programs = new Map<string, ProgramKernel[]>();
+  /** Kernels by program structure, shape and lerp pattern, with how many users run them now. */
+  private readonly programs = new Map<string, { kernels: ProgramKernel[]; users: number }>();
+  /** The pattern each user (a parameter group) runs now, per program structure and shape. */
+  private readonly current = new Map<string, string>();
+  /** Kernels of a pattern no longer in use, let go of once a run of the new one has finished. */
+  private superseded: ProgramKernel[] = [];
   private readonly helpers = new Map<string, KernelFn>();
   /** Keys of the shared kernels used, released by {@link destroy}. */
   private readonly acquired: string[] = [];
@@ -81,21 +88,50 @@ export class GpuKernels {
     private readonly config: KernelConfig,
   ) {}
 
-  /** The kernels running `plan` over tensors of `shape` (lowered once per plan and shape). */
-  program(plan: KernelPlan, shape: readonly number[]): ProgramKernel[] {
-    const key = `${plan.graph.key}#${plan.pattern}|${shape.join('x')}`;
-    let kernels = this.programs.get(key);
-    if (!kernels) {
+  /**
+   * The kernels running `plan` over tensors of `shape` for `user` (a parameter group), lowered once
+   * per plan and shape. A user runs one lerp pattern of a program at a time: when its pattern
+   * changes (the averaging weight falls below ½, once early in a run), the kernels of the previous
+   * one, if no other user runs them, are let go of after the run ({@link releaseSuperseded}), so
+   * that their memory (in WebGL, their output textures) is freed.
+   */
+  program(plan: KernelPlan, shape: readonly number[], user: number): ProgramKernel[] {
+    const program = `${plan.graph.key}|${shape.join('x')}`;
+    const id = `${program}#${plan.pattern}`;
+    const slot = `${user}|${program}`;
+    const previous = this.current.get(slot);
+    let entry = this.programs.get(id);
+    if (entry && previous === id) return entry.kernels;
+    if (!entry) {
       const rank = Math.min(Math.max(shape.length, 1), 3) as 1 | 2 | 3;
       const { style, maxResults } = this.config;
-      kernels = lowerPlan(plan, { style, rank, maxResults }).map((lowered) => ({
+      const kernels = lowerPlan(plan, { style, rank, maxResults }).map((lowered) => ({
         lowered,
         mapped: Object.keys(lowered.subKernels).length > 0,
         fn: null,
+        key: null,
       }));
-      this.programs.set(key, kernels);
+      entry = { kernels, users: 0 };
+      this.programs.set(id, entry);
     }
-    return kernels;
+    entry.users++;
+    this.current.set(slot, id);
+    const old = previous === undefined ? undefined : this.programs.get(previous);
+    if (old && --old.users === 0) {
+      this.programs.delete(previous!);
+      this.superseded.push(...old.kernels);
+    }
+    return entry.kernels;
+  }
+
+  /** Lets go of the kernels of superseded lerp patterns (called once no run uses them). */
+  releaseSuperseded(): void {
+    for (const k of this.superseded.splice(0)) {
+      if (k.key === null) continue;
+      const at = this.acquired.indexOf(k.key);
+      if (at >= 0) this.acquired.splice(at, 1);
+      releaseKernel(this.gpu, k.key);
+    }
   }
 
   /** Calls a program kernel: its tensor arguments, then the scalar values of the run's plan. */
@@ -105,7 +141,8 @@ export class GpuKernels {
       const types = [...tensors.map(argumentType), ...lowered.scalars.map(() => 'Float')];
       const settings = this.settings(shape, types);
       const { source, subKernels } = lowered;
-      k.fn = this.kernel(shape, { source, subKernels, settings }, () =>
+      k.key = JSON.stringify({ source, subKernels, settings });
+      k.fn = this.kernel(shape, k.key, () =>
         k.mapped
           ? this.gpu.createKernelMap(subKernels, source, settings)
           : this.gpu.createKernel(source, settings),
@@ -134,6 +171,8 @@ export class GpuKernels {
   /** Lets go of every kernel used (shared kernels stay for their other users). */
   destroy(): void {
     this.programs.clear();
+    this.current.clear();
+    this.superseded = [];
     this.helpers.clear();
     for (const key of this.acquired.splice(0)) releaseKernel(this.gpu, key);
   }
@@ -142,15 +181,16 @@ export class GpuKernels {
     let fn = this.helpers.get(key);
     if (!fn) {
       const settings = this.settings(shape, types);
-      fn = this.kernel(shape, { source, settings }, () => this.gpu.createKernel(source, settings));
+      fn = this.kernel(shape, JSON.stringify({ source, settings }), () =>
+        this.gpu.createKernel(source, settings),
+      );
       this.helpers.set(key, fn);
     }
     return fn;
   }
 
   /** A kernel from the GPU's shared cache, keyed by everything that goes into building it. */
-  private kernel(shape: readonly number[], spec: object, build: () => unknown): KernelFn {
-    const key = JSON.stringify(spec);
+  private kernel(shape: readonly number[], key: string, build: () => unknown): KernelFn {
     this.acquired.push(key);
     const elements = shape.reduce((a, b) => a * b, 1);
     return acquireKernel(this.gpu, key, elements, build as () => CachedKernel) as KernelFn;

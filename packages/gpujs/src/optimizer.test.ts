@@ -343,6 +343,42 @@ describe('errors name the parameter and change nothing', () => {
     expect(await opt.stateDict()).toEqual(before.state);
   });
 
+  it('lets go of the kernels of a lerp pattern no group runs any more', async () => {
+    const n = 70_000; // large enough that a kernel nobody uses is destroyed, not kept for reuse
+    const g = gpu();
+    const destroyed: string[] = [];
+    const built = vi.spyOn(g, 'createKernel');
+    const opt = await new SGDScheduleFree(g, { a: values(n, 1), b: values(n, 2) }, { lr: 0.1 }).train();
+    const watch = () => {
+      built.mock.results.forEach((r, i) => {
+        const k = r.value as { destroy(): void; watched?: boolean };
+        if (k.watched) return;
+        k.watched = true;
+        const original = k.destroy.bind(k);
+        k.destroy = () => {
+          destroyed.push(String(built.mock.calls[i][0]));
+          original();
+        };
+      });
+    };
+    const grads = (s: number) => ({ a: values(n, 10 + s), b: values(n, 20 + s) });
+    await opt.step(grads(0)); // c = 1
+    await opt.step(grads(1)); // c = ½: the same branch
+    watch();
+    expect(destroyed).toEqual([]);
+    // c = ⅓: the other branch. The kernel of y (which takes 1 − c) goes; the kernel of z, the same
+    // source under both patterns, is one shared kernel and stays.
+    await opt.step(grads(2));
+    watch();
+    expect(destroyed).toHaveLength(1);
+    expect(destroyed[0]).toMatch(/om_c/);
+    for (let s = 3; s < 6; s++) await opt.step(grads(s));
+    expect(destroyed).toHaveLength(1); // both parameters run the kernels of the pattern in use
+    await opt.dispose();
+    expect(destroyed).toHaveLength(3);
+    expect(destroyed.slice(1).some((source) => /s_c\b/.test(source))).toBe(true);
+  });
+
   it('refuses use after dispose, freeing the kernels and leaving the parameters to the user', async () => {
     const n = 70_000; // large kernels are destroyed with their last optimizer (small ones are kept for reuse)
     const w = values(n, 1);

@@ -229,16 +229,21 @@ export class GpuRuntime {
   }
 
   /**
-   * Runs a plan over each member's slots with the run's scalar values, then puts every output into
-   * its slot's tensor (in place into a user's host array, otherwise by replacing the value) and
-   * releases the values replaced. Returns a promise when gpu.js works asynchronously.
+   * Runs a plan over the slots of each member of parameter group `group` with the run's scalar
+   * values, then puts every output into its slot's tensor (in place into a user's host array,
+   * otherwise by replacing the value) and releases the values replaced. Returns a promise when
+   * gpu.js works asynchronously.
    */
   run(
     plan: KernelPlan,
     scalars: readonly number[],
     members: ReadonlyArray<Readonly<Record<string, GpuTensor>>>,
+    group: number,
   ): void | Promise<void> {
-    const jobs = members.map((slots) => ({ slots, kernels: this.kernels.program(plan, slots.param.shape) }));
+    const jobs = members.map((slots) => ({
+      slots,
+      kernels: this.kernels.program(plan, slots.param.shape, group),
+    }));
     const pending = jobs.flatMap(({ slots, kernels }) =>
       kernels.flatMap((k) => k.lowered.tensors.map((name) => slots[name].value).filter(isThenable)),
     );
@@ -262,6 +267,7 @@ export class GpuRuntime {
         });
         // Only now: every kernel of this run has read the old values.
         for (const old of released) drop(old);
+        this.kernels.releaseSuperseded();
       };
       if (!outputs.some((o) => o.some(isThenable))) return commit(outputs);
       return Promise.all(outputs.map((o) => Promise.all(o))).then(commit);
