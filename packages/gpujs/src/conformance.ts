@@ -1,11 +1,7 @@
-import {
-  algorithmReplayBackend,
-  type HostGrads,
-  type HostRecord,
-  type ReplayBackend,
-} from '@schedulefree/conformance';
+import type { HostRecord, ReplayBackend } from '@schedulefree/conformance';
+import type { StateDict } from '@schedulefree/core';
 import type { GPU } from 'gpu.js';
-import { GpuJsClosureOptimizer, GpuJsOptimizer } from './optimizer.js';
+import { GpuJsClosureOptimizer, type GpuJsGrads, GpuJsOptimizer } from './optimizer.js';
 import type { GpuJsRuntimeOptions } from './runtime.js';
 
 /**
@@ -16,8 +12,8 @@ import type { GpuJsRuntimeOptions } from './runtime.js';
  * `GpuJsClosureOptimizer` with the case's algorithm, which is what every class of this package is.
  */
 
-const toFloat32 = (grads: HostGrads) =>
-  Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, v && Float32Array.from(v)]));
+const toFloat32 = (record: Readonly<Record<string, ArrayLike<number>>>) =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
 
 const toHost = (record: Readonly<Record<string, Float32Array>>): HostRecord =>
   Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
@@ -26,11 +22,16 @@ const toHost = (record: Readonly<Record<string, Float32Array>>): HostRecord =>
  * A conformance backend over gpu.js: every case runs on the GPU instance `gpu()` returns (called
  * once, lazily), with float32 storage and these options.
  */
-export function gpujsReplayBackend(
+export async function gpujsReplayBackend(
   name: string,
   gpu: () => GPU,
   options: GpuJsRuntimeOptions & { checkDeviceGradients?: boolean } = {},
 ): Promise<ReplayBackend> {
+  // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
+  // test suite), but this module imports without it.
+  const { algorithmReplayBackend, convertGrads } = await import('@schedulefree/conformance');
+  // Host arrays become Float32Arrays; nulls (frozen parameters) and malformed input pass through.
+  const gradients = (grads: unknown) => convertGrads(grads, (v) => Float32Array.from(v)) as GpuJsGrads;
   let instance: GPU | null = null;
   return algorithmReplayBackend({
     name,
@@ -41,30 +42,28 @@ export function gpujsReplayBackend(
       const host = Array.isArray(params)
         ? params.map((g) => ({ ...g, params: toFloat32(g.params) }))
         : toFloat32(params);
-      const settings = { ...groupOptions, ...options };
       const Class = algorithm.kind === 'closure' ? GpuJsClosureOptimizer : GpuJsOptimizer;
-      const optimizer = new Class(algorithm, instance, host as never, settings);
-      const read = {
-        params: async () => toHost(await optimizer.readParams()),
-        evalParams: async () => toHost(await optimizer.evalParams()),
-        dispose: () => optimizer.dispose(),
-      };
-      if (optimizer instanceof GpuJsClosureOptimizer) {
-        return {
-          train() {},
-          eval() {},
-          async step(grads, loss) {
-            const converted = toFloat32(grads);
-            await optimizer.step(() => ({ loss, grads: converted }));
-          },
-          ...read,
-        };
-      }
+      const opt = new Class(algorithm, instance, host as never, { ...groupOptions, ...options });
+      const trainEval = opt instanceof GpuJsOptimizer ? opt : null;
       return {
-        train: async () => void (await optimizer.train()),
-        eval: async () => void (await optimizer.eval()),
-        step: async (grads, loss) => void (await optimizer.step(toFloat32(grads), { loss })),
-        ...read,
+        train: async () => void (await trainEval?.train()),
+        eval: async () => void (await trainEval?.eval()),
+        async step(grads, loss) {
+          const g = gradients(grads);
+          if (trainEval) await trainEval.step(g, { loss });
+          else await (opt as GpuJsClosureOptimizer<object>).step(() => ({ loss, grads: g }));
+        },
+        params: async () => toHost(await opt.readParams()),
+        evalParams: async () => toHost(await opt.evalParams()),
+        stateDict: () => opt.stateDict(),
+        loadStateDict: (state) => opt.loadStateDict(state as StateDict),
+        setOption(key, value) {
+          const groups = opt.paramGroups as Array<Record<string, unknown>>;
+          const previous = groups[0][key];
+          for (const group of groups) group[key] = value;
+          return previous;
+        },
+        dispose: () => opt.dispose(),
       };
     },
   });

@@ -310,19 +310,15 @@ export class GpuJsClosureOptimizer<O extends object> extends GpuJsOptimizerBase<
     return this.engine.later(this.engine.closureStep(typeof closure === 'function' ? converted : closure));
   }
 
-  /** A closure's result with its gradients converted to tensors. */
+  /** A closure's result with its gradients converted to tensors (read as the engine reads it). */
   private closureGradients = (result: GpuJsClosureResult): ClosureResult<GpuTensor> => {
-    // The same reading as the engine's: `{ grads, loss? }` with a record of gradients, else a record.
-    if (
+    const paired =
       result !== null &&
       typeof result === 'object' &&
-      Object.keys(result).every((k) => k === 'grads' || k === 'loss')
-    ) {
-      const { loss, grads } = result as { loss?: number; grads?: unknown };
-      const record =
-        grads !== null && typeof grads === 'object' && !ArrayBuffer.isView(grads) && !Array.isArray(grads);
-      if (record) return { loss, grads: this.gradientTensors(grads) };
-    }
-    return this.gradientTensors(result);
+      'grads' in result &&
+      Object.keys(result).every((k) => k === 'grads' || k === 'loss');
+    if (!paired) return this.gradientTensors(result);
+    const { loss, grads } = result as { loss?: number; grads: unknown };
+    return { loss, grads: this.gradientTensors(grads) };
   };
 }
