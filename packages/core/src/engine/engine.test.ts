@@ -11,7 +11,9 @@ import { ScheduleFreeError } from '../errors.js';
 import { ScheduleFreeClosureOptimizer, ScheduleFreeOptimizer } from '../optimizer.js';
 import { typedArrayBackend } from '../typed-array/backend.js';
 import type { TypedArray } from '../typed-array/ops.js';
+import { Engine, followedBy } from './engine.js';
 import { deferredBackend, flatDeviceBackend, sleep } from './test-backends.js';
+import { waitAll } from './work.js';
 
 const N = 5;
 const init = () => ({
@@ -136,6 +138,30 @@ describe('asynchronous calls take effect in call order, as if each were awaited'
     await train;
     await disposed;
     expect(log.some((key) => key.startsWith('sf-fused'))).toBe(true);
+  });
+});
+
+describe('followedBy', () => {
+  it('runs work on an operation’s result within the same call, before later calls take effect', async () => {
+    const backend = deferredBackend();
+    const engine = new Engine({
+      algorithm: AdamWScheduleFreeAlgorithm,
+      backend,
+      params: init(),
+      options: { lr: 0.1 },
+    });
+    await engine.later(engine.train());
+    await engine.later(engine.step(gradsAt(0)));
+    const x = (await engine.later(engine.evalParams())).map((t) => t.slice());
+    const readBack = followedBy(engine.evalParams(), function* (tensors) {
+      return yield* waitAll(tensors.map((t) => backend.storage.read(t)));
+    });
+    expect(readBack.method).toBe('evalParams');
+    const read = engine.later(readBack);
+    const step = engine.later(engine.step(gradsAt(1))); // queued behind the read
+    expect(await read).toEqual(x);
+    await step;
+    expect((await engine.later(engine.evalParams()))[0]).not.toEqual(x[0]);
   });
 });
 

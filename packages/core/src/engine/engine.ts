@@ -55,6 +55,22 @@ export interface Operation<R> {
   prepare(deferred: boolean): () => Work<R>;
 }
 
+/**
+ * `op` followed, inside the same call, by more work on its result: e.g. reading tensors back to the
+ * host before a later call (or `dispose()`) can touch them.
+ */
+export function followedBy<A, B>(op: Operation<A>, next: (result: A) => Work<B>): Operation<B> {
+  return {
+    method: op.method,
+    prepare(deferred) {
+      const work = op.prepare(deferred);
+      return function* () {
+        return yield* next(yield* work());
+      };
+    },
+  };
+}
+
 /** How the engine words what the adapter's users must do. */
 export interface EngineHints {
   /** Appended to the message of a step in eval mode. */
