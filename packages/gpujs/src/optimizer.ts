@@ -4,6 +4,7 @@ import {
   type ClosureResult,
   check,
   type EngineOptions,
+  followedBy,
   isThenable,
   perParameter,
   type StepExtras,
@@ -157,17 +158,10 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
    * in the optimizer or the parameters.
    */
   evalParams(): Promise<Record<string, Float32Array>> {
-    const op = this.engine.evalParams();
-    return this.engine.later({
-      method: op.method,
-      prepare: (deferred) => {
-        const work = op.prepare(deferred);
-        const self = this;
-        return function* () {
-          return yield* self.readHost(perParameter(self.engine, yield* work()), true);
-        };
-      },
-    });
+    const engine = this.engine;
+    return engine.later(
+      followedBy(engine.evalParams(), (tensors) => this.readHost(perParameter(engine, tensors), true)),
+    );
   }
 
   /**
