@@ -70,8 +70,8 @@ function perfBackend(mode: 'webasm' | 'cpu', asyncKernels = false): PerfBackend 
           step: () => base.step({ w: grad }),
         },
         async dispose() {
-          opt.dispose();
-          base.dispose();
+          await opt.dispose();
+          await base.dispose();
           await gpu.destroy();
         },
       };

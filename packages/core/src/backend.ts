@@ -139,6 +139,12 @@ export interface Capabilities {
   readonly deviceFiniteCheck?: boolean;
   /** The execution implements `reduce` (two-phase algorithms such as ScheduleFree+). */
   readonly reductions?: boolean;
+  /**
+   * Every storage call and run completes before it returns (none returns a promise). An
+   * asynchronous call that starts at once then takes effect before it returns, so the engine need
+   * not {@link TensorStorage.capture} its gradients.
+   */
+  readonly synchronous?: boolean;
   /** Element type of the arithmetic, when fixed (float32 backends); undefined when it follows the data. */
   readonly dtype?: DType;
 }

@@ -24,6 +24,7 @@ export {
   type EngineHints,
   type EngineInit,
   type EngineOptions,
+  followedBy,
   type Operation,
   type ParamGroup,
   type StepExtras,

@@ -1,129 +1,72 @@
-import type { Algorithm } from '@schedulefree/core';
-import * as core from '@schedulefree/core';
-import {
-  type BaseAlgorithm,
-  ScheduleFreeWrapperAlgorithm,
-  ScheduleFreeWrapperReferenceAlgorithm,
-} from '@schedulefree/wrapper';
+import type { HostRecord, ReplayBackend } from '@schedulefree/conformance';
+import type { StateDict } from '@schedulefree/core';
 import type { GPU } from 'gpu.js';
-import { GpuJsClosureOptimizer, GpuJsOptimizer, type GpuJsOptimizerBase } from './optimizer.js';
+import { GpuJsClosureOptimizer, type GpuJsGrads, GpuJsOptimizer } from './optimizer.js';
 import type { GpuJsRuntimeOptions } from './runtime.js';
-import { baseAlgorithms } from './wrapper.js';
 
 /**
  * Conformance backends of the gpu.js adapter. `conformanceBackends()` gives the Node ones the replay
  * CLI names (`gpujs-cpu`, `gpujs-webasm`); {@link gpujsReplayBackend} builds one for any GPU
- * instance (the browser tests use it for webgl2, webgl and webgpu).
+ * instance (the browser tests use it for webgl2, webgl and webgpu). Cases are resolved from the
+ * registries by the conformance package and run through `GpuJsOptimizer` or
+ * `GpuJsClosureOptimizer` with the case's algorithm, which is what every class of this package is.
  */
 
-/** The subset of `@schedulefree/conformance`'s `ReplayBackend` this module implements (no import needed). */
-export interface GpuJsReplayBackend {
-  readonly name: string;
-  readonly dtype: 'float32';
-  supports(spec: CaseLike): string | null;
-  create(spec: CaseLike): Promise<ReplaySubjectLike>;
-}
-
-interface CaseLike {
-  name: string;
-  optimizer: string;
-  options: Record<string, unknown>;
-  base?: { type: string; options: Record<string, unknown> };
-  groups?: Array<{ params: string[]; options: Record<string, unknown> }>;
-  params: Record<string, unknown>;
-}
-
-type HostRecord = Record<string, Float64Array>;
-
-interface ReplaySubjectLike {
-  train(): Promise<void>;
-  eval(): Promise<void>;
-  step(grads: HostRecord): Promise<void>;
-  params(): Promise<HostRecord>;
-  evalParams(): Promise<HostRecord>;
-  dispose(): void;
-}
-
-/** Builds the algorithm of a case, or null when this adapter has no such class. */
-export type AlgorithmResolver = (spec: CaseLike) => Algorithm<object> | null;
-
-const coreAlgorithms = core.scheduleFreeAlgorithms as unknown as Record<string, Algorithm<object>>;
-
-/** The core's nine classes by name. */
-export const coreAlgorithmResolver: AlgorithmResolver = (spec) =>
-  spec.base ? null : (coreAlgorithms[spec.optimizer] ?? null);
-
-function flatten(values: unknown): number[] {
-  return Array.isArray(values) ? values.flatMap(flatten) : [values as number];
-}
+const toFloat32 = (record: Readonly<Record<string, ArrayLike<number>>>) =>
+  Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float32Array.from(v)]));
 
 const toHost = (record: Readonly<Record<string, Float32Array>>): HostRecord =>
   Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Float64Array.from(v)]));
 
 /**
- * A conformance backend over gpu.js: every case runs through this adapter's optimizers on the GPU
- * instance `gpu()` returns (called once, lazily), with float32 storage.
+ * A conformance backend over gpu.js: every case runs on the GPU instance `gpu()` returns (called
+ * once, lazily), with float32 storage and these options.
  */
-export function gpujsReplayBackend(
+export async function gpujsReplayBackend(
   name: string,
   gpu: () => GPU,
   options: GpuJsRuntimeOptions & { checkDeviceGradients?: boolean } = {},
-  resolvers: readonly AlgorithmResolver[] = [coreAlgorithmResolver, wrapperAlgorithmResolver],
-): GpuJsReplayBackend {
+): Promise<ReplayBackend> {
+  // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
+  // test suite), but this module imports without it.
+  const { algorithmReplayBackend, convertGrads } = await import('@schedulefree/conformance');
+  // Host arrays become Float32Arrays; nulls (frozen parameters) and malformed input pass through.
+  const gradients = (grads: unknown) => convertGrads(grads, (v) => Float32Array.from(v)) as GpuJsGrads;
   let instance: GPU | null = null;
-  const resolve = (spec: CaseLike) => {
-    for (const r of resolvers) {
-      const algorithm = r(spec);
-      if (algorithm) return algorithm;
-    }
-    return null;
-  };
-  return {
+  return algorithmReplayBackend({
     name,
     dtype: 'float32',
-    supports: (spec) => (resolve(spec) ? null : `${spec.optimizer} is not available on ${name}`),
-    async create(spec) {
-      const algorithm = resolve(spec);
-      if (!algorithm) throw new Error(`${spec.optimizer} is not available on ${name}`);
+    features: ['frozen-params'],
+    create({ algorithm, params, options: groupOptions }) {
       instance ??= gpu();
-      const params = Object.fromEntries(
-        Object.entries(spec.params).map(([k, v]) => [k, Float32Array.from(flatten(v))]),
-      );
-      const grouped = spec.groups
-        ? spec.groups.map((g) => ({
-            params: Object.fromEntries(g.params.map((n) => [n, params[n]])),
-            ...g.options,
-          }))
-        : params;
-      const closure = algorithm.kind === 'closure';
-      const Cls = closure ? GpuJsClosureOptimizer : GpuJsOptimizer;
-      const optimizer: GpuJsOptimizerBase<object> = new Cls(
-        algorithm,
-        instance,
-        grouped as never,
-        // Wrapper cases: the case's options are the wrapper's; the base's are the group options.
-        { ...(spec.base ? spec.base.options : spec.options), ...options } as never,
-      );
-      const convert = (grads: HostRecord) =>
-        Object.fromEntries(Object.entries(grads).map(([k, v]) => [k, Float32Array.from(v)]));
+      const host = Array.isArray(params)
+        ? params.map((g) => ({ ...g, params: toFloat32(g.params) }))
+        : toFloat32(params);
+      const Class = algorithm.kind === 'closure' ? GpuJsClosureOptimizer : GpuJsOptimizer;
+      const opt = new Class(algorithm, instance, host as never, { ...groupOptions, ...options });
+      const trainEval = opt instanceof GpuJsOptimizer ? opt : null;
       return {
-        async train() {
-          if (!closure) await (optimizer as GpuJsOptimizer<object>).train();
+        train: async () => void (await trainEval?.train()),
+        eval: async () => void (await trainEval?.eval()),
+        async step(grads, loss) {
+          const g = gradients(grads);
+          if (trainEval) await trainEval.step(g, { loss });
+          else await (opt as GpuJsClosureOptimizer<object>).step(() => ({ loss, grads: g }));
         },
-        async eval() {
-          if (!closure) await (optimizer as GpuJsOptimizer<object>).eval();
+        params: async () => toHost(await opt.readParams()),
+        evalParams: async () => toHost(await opt.evalParams()),
+        stateDict: () => opt.stateDict(),
+        loadStateDict: (state) => opt.loadStateDict(state as StateDict),
+        setOption(key, value) {
+          const groups = opt.paramGroups as Array<Record<string, unknown>>;
+          const previous = groups[0][key];
+          for (const group of groups) group[key] = value;
+          return previous;
         },
-        async step(grads) {
-          const converted = convert(grads);
-          if (closure) await (optimizer as GpuJsClosureOptimizer<object>).step(() => converted);
-          else await (optimizer as GpuJsOptimizer<object>).step(converted);
-        },
-        params: async () => toHost(await optimizer.readParams()),
-        evalParams: async () => toHost(await optimizer.evalParams()),
-        dispose: () => optimizer.dispose(),
+        dispose: () => opt.dispose(),
       };
     },
-  };
+  });
 }
 
 /**
@@ -131,31 +74,11 @@ export function gpujsReplayBackend(
  * `gpujs-headlessgl` where the optional `gl` package works. Every class of the core and every
  * wrapper case runs on each.
  */
-export async function conformanceBackends(): Promise<GpuJsReplayBackend[]> {
+export async function conformanceBackends(): Promise<ReplayBackend[]> {
   const { GPU: GPUClass } = (await import('gpu.js')) as unknown as {
     GPU: (new (settings?: object) => GPU) & { isHeadlessGLSupported: boolean };
   };
-  const resolvers = [coreAlgorithmResolver, wrapperAlgorithmResolver];
-  const backends = [
-    gpujsReplayBackend('gpujs-cpu', () => new GPUClass({ mode: 'cpu' }), {}, resolvers),
-    gpujsReplayBackend('gpujs-webasm', () => new GPUClass({ mode: 'webasm' }), {}, resolvers),
-  ];
-  // Opt-in: only where the optional native `gl` package is installed and can open a context.
-  if (GPUClass.isHeadlessGLSupported) {
-    backends.push(
-      gpujsReplayBackend('gpujs-headlessgl', () => new GPUClass({ mode: 'headlessgl' }), {}, resolvers),
-    );
-  }
-  return backends;
+  // headlessgl is opt-in: only where the optional native `gl` package is installed and works.
+  const modes = ['cpu', 'webasm', ...(GPUClass.isHeadlessGLSupported ? ['headlessgl'] : [])];
+  return Promise.all(modes.map((mode) => gpujsReplayBackend(`gpujs-${mode}`, () => new GPUClass({ mode }))));
 }
-
-/** The wrapper classes around the base optimizers of `@schedulefree/wrapper`. */
-export const wrapperAlgorithmResolver: AlgorithmResolver = (spec) => {
-  if (!spec.base) return null;
-  const base = (baseAlgorithms as Record<string, BaseAlgorithm<{ lr: number }>>)[spec.base.type];
-  const make = {
-    ScheduleFreeWrapper: ScheduleFreeWrapperAlgorithm,
-    ScheduleFreeWrapperReference: ScheduleFreeWrapperReferenceAlgorithm,
-  }[spec.optimizer];
-  return base && make ? (make(base, spec.options) as unknown as Algorithm<object>) : null;
-};

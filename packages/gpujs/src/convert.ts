@@ -83,29 +83,59 @@ export function paramSource(where: string, name: string, value: unknown, runtime
 }
 
 /**
+ * Checks a record of parameters and makes their tensors, not filled yet (before any GPU work);
+ * `sources` learns where each tensor's values come from. Throws `INVALID_PARAMS` naming the culprit.
+ */
+export function paramTensors(
+  where: string,
+  record: unknown,
+  runtime: GpuRuntime,
+  sources: Map<GpuTensor, ParamSource>,
+): Record<string, GpuTensor> {
+  check(
+    record !== null && typeof record === 'object',
+    'INVALID_PARAMS',
+    () =>
+      `${where}: params must be a record name → Float32Array | input() | texture, or an array of groups { params, ...options }.`,
+  );
+  const out: Record<string, GpuTensor> = {};
+  for (const [name, value] of Object.entries(record as Record<string, unknown>)) {
+    const src = paramSource(where, name, value, runtime);
+    out[name] = runtime.paramTensor(src.source instanceof Float32Array ? src.source : null, src.shape);
+    sources.set(out[name], src);
+  }
+  return out;
+}
+
+/**
  * Converts a record of user gradients to tensors shaped like their parameters. Host data keeps its
- * buffer (it is only read); nested rows are flattened. Unknown names and missing gradients are left
- * for the engine, which reports them with the names of every parameter.
+ * buffer (it is only read, and copied if the step runs later); nested rows are flattened into a
+ * private copy. Unknown names and missing gradients are left for the engine, which reports them with
+ * the names of every parameter.
  */
 export function gradientTensors(
   where: string,
   grads: unknown,
-  params: ReadonlyMap<string, GpuTensor>,
+  params: Readonly<Record<string, GpuTensor>>,
   runtime: GpuRuntime,
-): Record<string, GpuTensor> {
+): Record<string, GpuTensor | null> {
   check(
     grads !== null && typeof grads === 'object' && !ArrayBuffer.isView(grads) && !Array.isArray(grads),
     'MISSING_GRAD',
     () => `${where}: expected a record of gradients keyed by parameter name, got ${describeValue(grads)}.`,
   );
-  const out: Record<string, GpuTensor> = {};
+  const out: Record<string, GpuTensor | null> = {};
   for (const [name, value] of Object.entries(grads as Record<string, unknown>)) {
-    const param = params.get(name);
+    const param = Object.hasOwn(params, name) ? params[name] : undefined;
     if (!param) {
       out[name] = new GpuTensor([0], null, false); // the engine names it as unknown
       continue;
     }
-    if (value == null) continue; // the engine names it as missing
+    if (value === undefined) continue; // the engine names it as missing
+    if (value === null) {
+      out[name] = null; // no gradient this step: the parameter stays as it is
+      continue;
+    }
     out[name] = gradientTensor(where, name, value, param, runtime);
   }
   return out;
@@ -132,7 +162,7 @@ function gradientTensor(
   }
   if (isNestedRows(value)) {
     const n = hostLength(value);
-    return new GpuTensor(sized(n), flatHost(value, n), false);
+    return new GpuTensor(sized(n), flatHost(value, n), true);
   }
   if (isDeviceValue(value)) {
     const problem = deviceProblem(value, runtime);

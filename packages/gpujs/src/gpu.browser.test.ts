@@ -83,18 +83,33 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       await opt.ready();
       const readBacks = countReadBacks(gpu, mode);
       const created = countTextureAllocations(gpu, mode);
-      for (let step = 0; step < 6; step++) {
-        if (step === 2) created.reset(); // after the first step built the state and the kernels
+      const runs = new Map<string, number>();
+      let steady = 0;
+      for (let step = 0; step < 9; step++) {
+        // The lerp branches of this step, as the core decides them: each pattern has its kernels.
+        const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
+        const pattern = core.lerpPattern(core.graphOf(plan.program), plan.scalars);
+        created.reset();
         const grad = (await gradKernel(opt.params.w, input(target, [X, Y]))) as { delete(): void };
         await opt.step({ w: grad as GpuJsTensor });
         grad.delete();
         ref.step({ w: Float32Array.from(reference.w, (v, i) => v - target[i]) });
+        // WebGL: once a kernel map has run twice, gpu.js swaps each output with the texture the
+        // step released: nothing is allocated.
+        const run = (runs.get(pattern) ?? 0) + 1;
+        runs.set(pattern, run);
+        if (run > 2 && mode !== 'webgpu') {
+          expect(created.count()).toBe(0);
+          steady++;
+        }
       }
       expect(readBacks.count()).toBe(0);
-      // WebGL: gpu.js swaps each output with the texture the step released; nothing is allocated.
-      if (mode !== 'webgpu') expect(created.count()).toBe(0);
-      // WebGL: y, z and v come out of one kernel map per step (WebGPU has none: one kernel per output).
-      expect(maps.mock.calls.length).toBe(mode === 'webgpu' ? 0 : 1);
+      // c = 1 at first, then below ½ from the third step: the two branches of the averaging lerp.
+      expect([...runs.values()]).toEqual([2, 7]);
+      if (mode !== 'webgpu') expect(steady).toBe(5);
+      // WebGL: y, z and v come out of one kernel map per step, one built per lerp pattern (WebGPU
+      // has none: one kernel per output).
+      expect(maps.mock.calls.length).toBe(mode === 'webgpu' ? 0 : runs.size);
       const w = opt.params.w as unknown as { output: number[] };
       expect(Array.from(w.output)).toEqual([X, Y]);
       expect([...opt.kernelModes]).toEqual([mode]);
@@ -137,6 +152,40 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       expect((await resumed.stateDict()).state).toEqual((await opt.stateDict()).state);
       opt.dispose();
       resumed.dispose();
+    });
+
+    it('applies un-awaited calls in call order, with the lr and gradient contents of each call', async () => {
+      const lrs = [0.1, 0.02, 0.3];
+      const make = () =>
+        new AdamWScheduleFree(gpu, { w: input(values(N, 21), [X, Y]) }, { lr: 0.1, warmupSteps: 2 });
+      const awaited = await make().train();
+      for (const [s, lr] of lrs.entries()) {
+        awaited.paramGroups[0].lr = lr;
+        await awaited.step({ w: values(N, 50 + s) });
+      }
+      const queued = make();
+      const calls: Promise<unknown>[] = [queued.train()];
+      for (const [s, lr] of lrs.entries()) {
+        queued.paramGroups[0].lr = lr;
+        const grad = values(N, 50 + s);
+        calls.push(queued.step({ w: grad }));
+        grad.fill(Number.NaN); // refilled after the call: the step keeps what it was given
+      }
+      const disposed = queued.dispose(); // calls made before dispose() still take effect
+      const results = await Promise.all(calls);
+      expect(results.slice(1)).toEqual([true, true, true]);
+      await disposed;
+      expect(
+        (await queued.readParams().catch((e: ScheduleFreeError) => e)) as ScheduleFreeError,
+      ).toMatchObject({
+        code: 'DISPOSED',
+      });
+      // The queued optimizer's parameter textures outlive it (they are the user's now).
+      const w = queued.params.w as unknown as { toArray(): unknown };
+      const got = await w.toArray();
+      const want = (await awaited.readParams()).w;
+      expect(Float32Array.from((got as Float32Array[]).flatMap((row) => Array.from(row)))).toEqual(want);
+      awaited.dispose();
     });
 
     it('checks GPU gradients for NaN when asked, changing nothing', async () => {

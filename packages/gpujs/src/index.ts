@@ -53,7 +53,7 @@ export {
 } from '@schedulefree/wrapper';
 export * from './classes.js';
 export { capacityProblem, type DeviceLimits, textureSizeOf } from './limits.js';
-export { type KernelArgument, type LoweredKernel, lowerGraph, type OutputStyle } from './lower.js';
+export { type LoweredKernel, type LowerOptions, lowerPlan, type OutputStyle } from './lower.js';
 export {
   GpuJsClosureOptimizer,
   type GpuJsClosureResult,

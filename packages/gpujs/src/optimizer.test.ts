@@ -86,7 +86,7 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     expect([...opt.kernelModes]).toEqual([mode]);
   });
 
-  it('builds each kernel once and passes a changing lr as an argument', async () => {
+  it('builds each kernel once per lerp pattern and passes a changing lr as an argument', async () => {
     const g = gpu(mode);
     const created = [vi.spyOn(g, 'createKernel'), vi.spyOn(g, 'createKernelMap')];
     const count = () => created.reduce((n, spy) => n + spy.mock.calls.length, 0);
@@ -94,17 +94,24 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     const reference = { w: w.slice() };
     const opt = await new SGDScheduleFree(g, { w }, { lr: 0.5 }).train();
     const ref = new core.SGDScheduleFree(reference, { lr: 0.5 }).train();
-    await opt.step({ w: values(64, 4) });
-    ref.step({ w: values(64, 4) });
-    const afterFirst = count();
-    for (let step = 0; step < 5; step++) {
-      // An external schedule: the lr changes every step.
-      opt.paramGroups[0].lr = 0.5 / (step + 2);
-      ref.paramGroups[0].lr = 0.5 / (step + 2);
-      await opt.step({ w: values(64, 5 + step) });
-      ref.step({ w: values(64, 5 + step) });
+    const patterns = new Set<string>();
+    // An external schedule: the lr changes every step.
+    for (const [step, lr] of [0.5, 0.25, 0.2, 0.1, 0.3, 0.05, 0.4].entries()) {
+      opt.paramGroups[0].lr = lr;
+      ref.paramGroups[0].lr = lr;
+      // The lerp branches of this step, as the core decides them.
+      const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
+      const pattern = core.lerpPattern(core.graphOf(plan.program), plan.scalars);
+      const before = count();
+      await opt.step({ w: values(64, 4 + step) });
+      ref.step({ w: values(64, 4 + step) });
+      // Kernels are built for a new lerp pattern only; a new lr alone builds nothing.
+      if (patterns.has(pattern)) expect(count()).toBe(before);
+      else expect(count()).toBeGreaterThan(before);
+      patterns.add(pattern);
     }
-    expect(count()).toBe(afterFirst);
+    // The averaging weight is 1 at first and falls below ½: the two branches of its lerp.
+    expect(patterns.size).toBe(2);
     expectClose(w, reference.w);
   });
 
@@ -217,6 +224,31 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     }
   });
 
+  it('adds a parameter group later, and leaves a parameter with a null gradient as it is', async () => {
+    const [w, extra] = [values(10, 1), values(6, 2)];
+    const reference = { w: w.slice(), extra: extra.slice() };
+    const opt = await new AdamWScheduleFree(gpu(mode), { w }, { lr: 0.1 }).train();
+    const ref = new core.AdamWScheduleFree({ w: reference.w }, { lr: 0.1 }).train();
+    await opt.step({ w: values(10, 3) });
+    ref.step({ w: values(10, 3) });
+    const bad = await rejection(opt.addParamGroup({ params: { v: new Float64Array(2) as never } }));
+    expect(bad.code).toBe('INVALID_PARAMS');
+    await opt.addParamGroup({ params: { extra: input(extra, [3, 2]) }, lr: 0.05 });
+    ref.addParamGroup({ params: { extra: reference.extra }, lr: 0.05 });
+    expect((opt.params.extra as Float32Array[]).map((row) => row.buffer === extra.buffer)).toEqual([
+      true,
+      true,
+    ]);
+    for (let step = 0; step < 3; step++) {
+      const grads = { w: step === 1 ? null : values(10, 4 + step), extra: values(6, 8 + step) };
+      await opt.step(grads);
+      ref.step(grads);
+    }
+    expectClose(w, reference.w);
+    expectClose(extra, reference.extra);
+    expect(opt.paramGroups.map((g) => g.lr)).toEqual([0.1, 0.05]);
+  });
+
   it('runs withEvalParams at x and restores y exactly', async () => {
     const w = values(12, 5);
     const opt = await new SGDScheduleFree(gpu(mode), { w }, { lr: 0.2 }).train();
@@ -309,6 +341,42 @@ describe('errors name the parameter and change nothing', () => {
     }
     expect(w).toEqual(before.w);
     expect(await opt.stateDict()).toEqual(before.state);
+  });
+
+  it('lets go of the kernels of a lerp pattern no group runs any more', async () => {
+    const n = 70_000; // large enough that a kernel nobody uses is destroyed, not kept for reuse
+    const g = gpu();
+    const destroyed: string[] = [];
+    const built = vi.spyOn(g, 'createKernel');
+    const opt = await new SGDScheduleFree(g, { a: values(n, 1), b: values(n, 2) }, { lr: 0.1 }).train();
+    const watch = () => {
+      built.mock.results.forEach((r, i) => {
+        const k = r.value as { destroy(): void; watched?: boolean };
+        if (k.watched) return;
+        k.watched = true;
+        const original = k.destroy.bind(k);
+        k.destroy = () => {
+          destroyed.push(String(built.mock.calls[i][0]));
+          original();
+        };
+      });
+    };
+    const grads = (s: number) => ({ a: values(n, 10 + s), b: values(n, 20 + s) });
+    await opt.step(grads(0)); // c = 1
+    await opt.step(grads(1)); // c = ½: the same branch
+    watch();
+    expect(destroyed).toEqual([]);
+    // c = ⅓: the other branch. The kernel of y (which takes 1 − c) goes; the kernel of z, the same
+    // source under both patterns, is one shared kernel and stays.
+    await opt.step(grads(2));
+    watch();
+    expect(destroyed).toHaveLength(1);
+    expect(destroyed[0]).toMatch(/om_c/);
+    for (let s = 3; s < 6; s++) await opt.step(grads(s));
+    expect(destroyed).toHaveLength(1); // both parameters run the kernels of the pattern in use
+    await opt.dispose();
+    expect(destroyed).toHaveLength(3);
+    expect(destroyed.slice(1).some((source) => /s_c\b/.test(source))).toBe(true);
   });
 
   it('refuses use after dispose, freeing the kernels and leaving the parameters to the user', async () => {

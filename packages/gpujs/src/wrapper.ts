@@ -1,11 +1,5 @@
-import {
-  type BaseAlgorithm,
-  checkBaseAlgorithm,
-  plainAlgorithm,
-  ScheduleFreeWrapperAlgorithm,
-  type ScheduleFreeWrapperOptions,
-  ScheduleFreeWrapperReferenceAlgorithm,
-} from '@schedulefree/wrapper';
+import type { BaseAlgorithm, ScheduleFreeWrapperOptions } from '@schedulefree/wrapper';
+import * as wrapper from '@schedulefree/wrapper';
 import type { GPU } from 'gpu.js';
 import {
   type GpuJsGrads,
@@ -32,8 +26,8 @@ export class ScheduleFreeWrapper<O extends { lr: number }> extends GpuJsOptimize
     options?: GpuJsOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ) {
-    checkBaseAlgorithm('ScheduleFreeWrapper', base);
-    super(ScheduleFreeWrapperAlgorithm(base, wrapperOptions), gpu, params, options);
+    wrapper.checkBaseAlgorithm('ScheduleFreeWrapper', base);
+    super(wrapper.ScheduleFreeWrapperAlgorithm(base, wrapperOptions), gpu, params, options);
   }
 }
 
@@ -46,8 +40,8 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends GpuJ
     options?: GpuJsOptions<O>,
     wrapperOptions?: Partial<ScheduleFreeWrapperOptions>,
   ) {
-    checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
-    super(ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions), gpu, params, options);
+    wrapper.checkBaseAlgorithm('ScheduleFreeWrapperReference', base);
+    super(wrapper.ScheduleFreeWrapperReferenceAlgorithm(base, wrapperOptions), gpu, params, options);
   }
 }
 
@@ -57,19 +51,12 @@ export class ScheduleFreeWrapperReference<O extends { lr: number }> extends GpuJ
  */
 export class GpuJsBaseOptimizer<O extends { lr: number }> extends GpuJsOptimizerBase<O> {
   constructor(gpu: GPU, base: BaseAlgorithm<O>, params: GpuJsParams<O>, options?: GpuJsOptions<O>) {
-    checkBaseAlgorithm('GpuJsBaseOptimizer', base);
-    super(plainAlgorithm(base), gpu, params, options);
+    wrapper.checkBaseAlgorithm('GpuJsBaseOptimizer', base);
+    super(wrapper.plainAlgorithm(base), gpu, params, options);
   }
 
   /** One step; resolves to false if it was skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`). */
   step(grads: GpuJsGrads): Promise<boolean> {
-    return this.exclusive(async () => {
-      this.engine.assertUsable('step');
-      const tensors = this.gradientTensors(grads);
-      if (this.needsDeviceCheck(tensors)) await this.checkDeviceValues(tensors);
-      const stepped = this.engine.stepPlain(tensors);
-      await this.runtime.queue.flush();
-      return stepped;
-    });
+    return this.stepWith(grads);
   }
 }

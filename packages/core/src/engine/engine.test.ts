@@ -6,11 +6,14 @@ import {
   SGDScheduleFreeAlgorithm,
 } from '../algorithms/definitions.js';
 import { AsyncScheduleFreeClosureOptimizer, AsyncScheduleFreeOptimizer } from '../async-optimizer.js';
+import type { Backend } from '../backend.js';
 import { ScheduleFreeError } from '../errors.js';
 import { ScheduleFreeClosureOptimizer, ScheduleFreeOptimizer } from '../optimizer.js';
 import { typedArrayBackend } from '../typed-array/backend.js';
 import type { TypedArray } from '../typed-array/ops.js';
+import { Engine, followedBy } from './engine.js';
 import { deferredBackend, flatDeviceBackend, sleep } from './test-backends.js';
+import { waitAll } from './work.js';
 
 const N = 5;
 const init = () => ({
@@ -82,6 +85,47 @@ describe('asynchronous calls take effect in call order, as if each were awaited'
     expect((await opt.stateDict()).state).toEqual((await reference.stateDict()).state);
   });
 
+  it('captures nothing for a call that ends before it returns (synchronous backend, nothing pending)', async () => {
+    const base = typedArrayBackend();
+    let captures = 0;
+    const counting = (synchronous: boolean): Backend<TypedArray> => ({
+      ...base,
+      storage: {
+        ...base.storage,
+        capture: (t) => {
+          captures++;
+          return t.slice();
+        },
+      },
+      capabilities: { ...base.capabilities, synchronous },
+    });
+    const reference = asyncAdamW();
+    await reference.train();
+    for (let s = 0; s < 3; s++) await reference.step(gradsAt(s));
+    for (const synchronous of [true, false]) {
+      captures = 0;
+      const params = init();
+      const opt = new AsyncScheduleFreeOptimizer(AdamWScheduleFreeAlgorithm, counting(synchronous), params, {
+        lr: 0.1,
+        warmupSteps: 2,
+      });
+      await opt.train();
+      const grads = gradsAt(0);
+      const step = opt.step(grads);
+      if (synchronous) expect(params.a).not.toEqual(init().a); // done before step() returned
+      grads.a.fill(1e6);
+      await step;
+      expect(captures).toBe(synchronous ? 0 : 2);
+      // The second call waits for the first: its gradients are captured either way.
+      const refilled = gradsAt(2);
+      const steps = [opt.step(gradsAt(1)), opt.step(refilled)];
+      refilled.a.fill(Number.NaN);
+      await Promise.all(steps);
+      expect(captures).toBe(synchronous ? 2 : 6);
+      expect((await opt.stateDict()).state).toEqual((await reference.stateDict()).state);
+    }
+  });
+
   it('lets calls made before dispose() finish, and refuses calls made after it', async () => {
     const log: string[] = [];
     const opt = asyncAdamW(init(), log);
@@ -94,6 +138,30 @@ describe('asynchronous calls take effect in call order, as if each were awaited'
     await train;
     await disposed;
     expect(log.some((key) => key.startsWith('sf-fused'))).toBe(true);
+  });
+});
+
+describe('followedBy', () => {
+  it('runs work on an operation’s result within the same call, before later calls take effect', async () => {
+    const backend = deferredBackend();
+    const engine = new Engine({
+      algorithm: AdamWScheduleFreeAlgorithm,
+      backend,
+      params: init(),
+      options: { lr: 0.1 },
+    });
+    await engine.later(engine.train());
+    await engine.later(engine.step(gradsAt(0)));
+    const x = (await engine.later(engine.evalParams())).map((t) => t.slice());
+    const readBack = followedBy(engine.evalParams(), function* (tensors) {
+      return yield* waitAll(tensors.map((t) => backend.storage.read(t)));
+    });
+    expect(readBack.method).toBe('evalParams');
+    const read = engine.later(readBack);
+    const step = engine.later(engine.step(gradsAt(1))); // queued behind the read
+    expect(await read).toEqual(x);
+    await step;
+    expect((await engine.later(engine.evalParams()))[0]).not.toEqual(x[0]);
   });
 });
 

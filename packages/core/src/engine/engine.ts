@@ -51,8 +51,24 @@ export type ClosureResult<T> =
  */
 export interface Operation<R> {
   readonly method: string;
-  /** Call time: checks and captures; `deferred` when the work will run later. */
+  /** Call time: checks and captures; `deferred` when the work may take effect after the call returns. */
   prepare(deferred: boolean): () => Work<R>;
+}
+
+/**
+ * `op` followed, inside the same call, by more work on its result: e.g. reading tensors back to the
+ * host before a later call (or `dispose()`) can touch them.
+ */
+export function followedBy<A, B>(op: Operation<A>, next: (result: A) => Work<B>): Operation<B> {
+  return {
+    method: op.method,
+    prepare(deferred) {
+      const work = op.prepare(deferred);
+      return function* () {
+        return yield* next(yield* work());
+      };
+    },
+  };
 }
 
 /** How the engine words what the adapter's users must do. */
@@ -365,9 +381,14 @@ export class Engine<T, O extends object> {
     return this.scheduler.nowOrLater(op.method, op.prepare(false));
   }
 
-  /** Queues an operation after every earlier asynchronous call; its call-time part runs now. */
+  /**
+   * Queues an operation after every earlier asynchronous call; its call-time part runs now. On a
+   * {@link Capabilities.synchronous} backend a call that starts at once also ends before it returns:
+   * it is not deferred, so it captures nothing.
+   */
   later<R>(op: Operation<R>): Promise<R> {
-    return this.scheduler.later(op.method, () => op.prepare(true));
+    const synchronous = this.backend.capabilities.synchronous === true;
+    return this.scheduler.later(op.method, (startsNow) => op.prepare(!(startsNow && synchronous)));
   }
 
   // ---------------------------------------------------------------------------------------------

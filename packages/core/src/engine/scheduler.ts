@@ -72,14 +72,15 @@ export class Scheduler {
 
   /**
    * An asynchronous call: `prepare` runs now (checks and captures; a throw rejects the promise at
-   * once); `work` starts at once when nothing is pending (so on a synchronous backend it has taken
-   * effect when the call returns), otherwise after every earlier call has taken effect.
+   * once) and is told whether the work starts at once; `work` starts at once when nothing is pending
+   * (so on a synchronous backend it has taken effect when the call returns), otherwise after every
+   * earlier call has taken effect.
    */
-  later<R>(method: string, prepare: () => () => Work<R>): Promise<R> {
+  later<R>(method: string, prepare: (startsNow: boolean) => () => Work<R>): Promise<R> {
     let work: () => Work<R>;
     try {
       this.assertNotInCallback(method);
-      work = prepare();
+      work = prepare(this.pending === 0);
     } catch (error) {
       return Promise.reject(error);
     }
