@@ -16,13 +16,13 @@ import {
   SGDScheduleFree,
 } from './classes.js';
 import { algorithmWrapperFor, tfBaseFor } from './conformance-bases.js';
+import { syncReadAvailable } from './finite.js';
 import {
   AdamWScheduleFreePaper,
   ScheduleFreeTfjsOptimizer,
   ScheduleFreeWrapper,
   SGDScheduleFreeReference,
 } from './index.js';
-import { syncReadAvailable } from './ops.js';
 
 type Nested = number | Nested[];
 

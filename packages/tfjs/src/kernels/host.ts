@@ -1,4 +1,6 @@
-import type * as tf from '@tensorflow/tfjs';
+import { allFinite } from '@schedulefree/core';
+import * as tf from '@tensorflow/tfjs';
+import { wasmAllFinite, wasmHeapOf } from './wasm.js';
 
 type Info = tf.TensorInfo;
 
@@ -64,4 +66,24 @@ export function hostAccessFor(backendName: string, backend: unknown): HostAccess
     return wasmAccess(b as WasmLike);
   }
   return null;
+}
+
+/** Whether the current backend keeps tensors in host memory this package can read directly. */
+export function onHost(): boolean {
+  const name = tf.getBackend();
+  return (name === 'cpu' || name === 'wasm') && hostAccessFor(name, tf.backend()) !== null;
+}
+
+/**
+ * True when no element of any tensor is NaN or ±Infinity, checked in one pass over host memory on
+ * the cpu and wasm backends (SIMD in the wasm heap; no copy, no sync). Null on other backends.
+ */
+export function hostAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
+  const name = tf.getBackend();
+  const backend = tf.backend();
+  const access = name === 'cpu' || name === 'wasm' ? hostAccessFor(name, backend) : null;
+  if (!access || tensors.some((t) => t.dtype !== 'float32')) return null;
+  const heap = name === 'wasm' ? wasmHeapOf(backend) : null;
+  if (heap) return wasmAllFinite(heap, tensors);
+  return tensors.every((t) => allFinite(access.view(t)));
 }
