@@ -37,16 +37,15 @@ import {
   variablesOf,
 } from './variables.js';
 
-const registered = new WeakSet<object>();
-
 /**
  * Registers an optimizer class with `tf.serialization` (once), so that `tf.loadLayersModel` can
  * rebuild it. Only classes with their own static `className` register (a subclass without one
  * would take its parent's name).
  */
 export function registerOptimizerClass(cls: object): void {
-  if (registered.has(cls) || !Object.hasOwn(cls, 'className')) return;
-  registered.add(cls);
+  if (!Object.hasOwn(cls, 'className')) return;
+  const { className } = cls as { className: string };
+  if (tf.serialization.SerializationMap.getMap().classNameMap[className]?.[0] === cls) return;
   tf.serialization.registerClass(cls as tf.serialization.SerializableConstructor<tf.Optimizer>);
 }
 

@@ -52,16 +52,16 @@ const SCHEDULE = ['k', 'lrMax', 'weightSum', 'scheduledLr'] as const;
  * options and counters it was planned with. It is not an elementwise program (the base optimizer is
  * opaque); the backend hands it to {@link wrapperRunner}. Its body only declares the slots.
  */
-const wrapperStep = defineProgram({
+const wrapperStep = /* @__PURE__ */ defineProgram({
   key: 'sf-tfjs-wrapper-step',
   inputs: ['param', 'grad', 'z'],
-  scalars: [...Object.keys(wrapperDefaults), ...SCHEDULE],
+  scalars: ['momentum', 'weightDecayAtY', 'r', 'weightLrPower', 'k', 'lrMax', 'weightSum', 'scheduledLr'],
   outputs: ['param', 'z'],
   body: (_ops, t) => ({ param: t.param, z: t.z }),
 });
 
 /** The eval-mode step: the wrapper's step, then the move to x (`composeRuns` in the engine). */
-const wrapperStepToX = composePrograms(wrapperStep, lerpToZProgram);
+const wrapperStepToX = /* @__PURE__ */ composePrograms(wrapperStep, lerpToZProgram);
 
 /**
  * The wrapper's options, state layout and mode switches as a core Algorithm over the base
@@ -92,7 +92,8 @@ function wrapperAlgorithm(base: tf.Optimizer): Algorithm<ScheduleFreeWrapperOpti
   });
 }
 
-const ops = new TfjsOps();
+// Module-level values are marked pure so that bundlers leave the wrapper out when it is not used.
+const ops = /* @__PURE__ */ new TfjsOps();
 
 /**
  * Runs the wrapper's step over a group: decays z at y, moves the variables to x and swaps in z
