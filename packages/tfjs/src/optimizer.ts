@@ -3,31 +3,17 @@ import {
   type Backend,
   check,
   Engine,
-  immediate,
   type Mode,
   type Operation,
   perParameter,
   type StateDict,
-  wait,
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { type GroupRunner, tfjsBackend } from './backend.js';
 import { Binding, type EngineGroups } from './binding.js';
 import { FiniteChecks } from './finite.js';
 import { type ParsedOptions, parseOptions, type TfjsOptimizerOptions } from './options.js';
-import {
-  checkStateTensors,
-  emptyHeader,
-  encodeHeader,
-  HEADER_NAME,
-  matchVariables,
-  type NamedTensor,
-  readWeights,
-  type StateHeader,
-  savedState,
-  stateTensorCount,
-  stateTensorNames,
-} from './saving.js';
+import { encodeHeader, HEADER_NAME, type NamedTensor, readSavedWeights, savedWeights } from './saving.js';
 import {
   cleanGradients,
   type GradientsInput,
@@ -363,30 +349,9 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   override async getWeights(): Promise<NamedTensor[]> {
     this.ensureUsable('getWeights');
-    const { engine, pending, variables } = this.binding;
-    let header: StateHeader;
-    let tensors: NamedTensor[];
-    let extra: NamedTensor[];
-    if (engine) {
-      const state = engine.stateTensors();
-      const self = this;
-      ({ header, tensors, extra } = await engine.later({
-        method: 'getWeights',
-        prepare: (deferred) => {
-          const read = state.prepare(deferred);
-          return function* () {
-            const saved = savedState(self.algorithm, yield* read(), variables);
-            return { ...saved, extra: (yield* wait(self.extraWeights())) as NamedTensor[] };
-          };
-        },
-      }));
-    } else {
-      header = pending?.header ?? emptyHeader(this.algorithm.name, this.binding.mode);
-      const names = stateTensorNames(header);
-      // Clones share storage with the waiting state and stay valid however it changes.
-      tensors = (pending?.tensors ?? []).map((t, i) => ({ name: names[i], tensor: tf.keep(tf.clone(t)) }));
-      extra = await this.extraWeights();
-    }
+    const { header, tensors, extra } = await savedWeights(this.algorithm, this.binding, () =>
+      this.extraWeights(),
+    );
     tf.dispose(this.saved);
     this.saved = [tf.keep(encodeHeader(header)), ...tensors.map((t) => t.tensor)];
     return [{ name: HEADER_NAME, tensor: this.saved[0] }, ...tensors, ...extra];
@@ -401,21 +366,10 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   override async setWeights(weightValues: NamedTensor[]): Promise<void> {
     this.ensureUsable('setWeights');
     const where = `${this.getClassName()}.setWeights`;
-    const { header, state } = await readWeights(weightValues, this.algorithm.name, where);
-    checkStateTensors(header, state, where, false);
-    const count = stateTensorCount(header);
-    const engine = this.binding.engine;
-    if (engine) {
-      if (header.params.length > 0) matchVariables(header, this.binding.variables, where);
-      // Refused while calls are pending, before anything (the base optimizer's state) changes.
-      engine.now({ method: 'setWeights', prepare: () => () => immediate(() => undefined) });
-    }
-    await this.restoreExtraWeights(state.slice(count), where);
-    this.binding.load(
-      header,
-      state.slice(0, count).map((t) => t.tensor),
-    );
-    this.iterations_ = header.groups[0]?.counters.k ?? 0;
+    const saved = await readSavedWeights(weightValues, this.algorithm.name, this.binding, where);
+    await this.restoreExtraWeights(saved.extra, where);
+    this.binding.load(saved.header, saved.tensors);
+    this.iterations_ = saved.header.groups[0]?.counters.k ?? 0;
   }
 
   /**
@@ -424,6 +378,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   override dispose(): void {
     if (this.disposed) return;
+    // The engine refuses first if this is called from inside a step's f.
+    const done = this.binding.engine?.dispose();
     this.disposed = true;
     const release = () => {
       this.binding.release();
@@ -432,7 +388,6 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       this.released();
       super.dispose();
     };
-    const done = this.binding.engine?.dispose();
     if (done) void done.then(release, release);
     else release();
   }

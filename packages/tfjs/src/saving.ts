@@ -1,11 +1,14 @@
 import {
   type Algorithm,
+  immediate,
   type Mode,
   ScheduleFreeError,
   STATE_FORMAT,
   type StateDict,
+  wait,
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
+import type { Binding } from './binding.js';
 
 /**
  * How the optimizers save through tfjs (`getWeights`/`setWeights`, hence `model.save` with
@@ -243,4 +246,61 @@ export function stateDictOf(
     })),
     state,
   };
+}
+
+/**
+ * What `getWeights` returns besides the header tensor: the state as it is once the calls made
+ * before have taken effect (a step of the engine's queue), as named snapshots owned by the caller,
+ * then the `extra` weights (the wrapper's base optimizer). Before the variables are known: the
+ * state waiting for them, or none.
+ */
+export async function savedWeights<O extends object>(
+  algorithm: Algorithm<O>,
+  binding: Binding<O>,
+  extraWeights: () => Promise<NamedTensor[]>,
+): Promise<{ header: StateHeader; tensors: NamedTensor[]; extra: NamedTensor[] }> {
+  const { engine, pending, variables } = binding;
+  if (!engine) {
+    const header = pending?.header ?? emptyHeader(algorithm.name, binding.mode);
+    const names = stateTensorNames(header);
+    // Clones share storage with the waiting state and stay valid however it changes.
+    const tensors = (pending?.tensors ?? []).map((t, i) => ({
+      name: names[i],
+      tensor: tf.keep(tf.clone(t)),
+    }));
+    return { header, tensors, extra: await extraWeights() };
+  }
+  const state = engine.stateTensors();
+  return engine.later({
+    method: 'getWeights',
+    prepare: (deferred) => {
+      const read = state.prepare(deferred);
+      return function* () {
+        const saved = savedState(algorithm, yield* read(), variables);
+        return { ...saved, extra: (yield* wait(extraWeights())) as NamedTensor[] };
+      };
+    },
+  });
+}
+
+/**
+ * Reads the weights given to `setWeights`: the header, the state tensors in header order and the
+ * extra weights after them, checked against the header and, once the variables are known, against
+ * them (and refused while calls are pending) before anything changes.
+ */
+export async function readSavedWeights<O extends object>(
+  weights: readonly NamedTensor[],
+  className: string,
+  binding: Binding<O>,
+  where: string,
+): Promise<{ header: StateHeader; tensors: tf.Tensor[]; extra: NamedTensor[] }> {
+  const { header, state } = await readWeights(weights, className, where);
+  checkStateTensors(header, state, where, false);
+  const engine = binding.engine;
+  if (engine) {
+    if (header.params.length > 0) matchVariables(header, binding.variables, where);
+    engine.now({ method: 'setWeights', prepare: () => () => immediate(() => undefined) });
+  }
+  const count = stateTensorCount(header);
+  return { header, tensors: state.slice(0, count).map((t) => t.tensor), extra: state.slice(count) };
 }
