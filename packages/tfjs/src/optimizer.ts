@@ -311,10 +311,20 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     this.ensureUsable('applyGradients');
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
     const engine = this.engineForGradients(named, 'applyGradients');
-    this.checks.synchronous(() => {
-      if (engine.mode === 'train') this.checks.precheck(Object.values(named), 'applyGradients');
-      engine.now(this.stepOperation(engine.step(named, 'applyGradients')));
-    });
+    const step = engine.step(named, 'applyGradients');
+    const checks = this.checks;
+    // The gradients are prechecked once the engine runs the step (not when it refuses it).
+    const prechecked: Operation<boolean> = {
+      method: step.method,
+      prepare: (deferred) => {
+        const work = step.prepare(deferred);
+        return function* () {
+          if (engine.mode === 'train') checks.precheck(Object.values(named), 'applyGradients');
+          return yield* work();
+        };
+      },
+    };
+    checks.synchronous(() => engine.now(this.stepOperation(prechecked)));
     this.afterStep();
   }
 

@@ -6,6 +6,13 @@ import { AdamWScheduleFree, ScheduleFreeError, ScheduleFreeWrapper, SGDScheduleF
 import { fusedKernelKind } from './kernels/fused.js';
 import { webgpuFiniteMask } from './kernels/webgpu.js';
 import { expectCheckedAsyncSteps } from './test-support/async-steps.js';
+import {
+  expectCallsBeforeDisposeComplete,
+  expectCallsWaitForPendingClosureStep,
+  expectClosureOptionsChecked,
+  expectGradientsCapturedAtCall,
+  expectUnawaitedStepsInOrder,
+} from './test-support/call-order.js';
 import { defineTfjsConformance } from './test-support/conformance-suite.js';
 import { checkFusedKernels } from './test-support/kernel-cases.js';
 
@@ -115,6 +122,15 @@ describe('tfjs in the browser: webgl', () => {
   it('the asynchronous steps check with one asynchronous read and take the synchronous steps', async () => {
     await tf.setBackend('webgl');
     await expectCheckedAsyncSteps();
+  });
+
+  it('the asynchronous steps take effect in call order, as the engine promises every adapter', async () => {
+    await tf.setBackend('webgl');
+    await expectUnawaitedStepsInOrder();
+    await expectGradientsCapturedAtCall();
+    await expectCallsWaitForPendingClosureStep();
+    await expectCallsBeforeDisposeComplete();
+    await expectClosureOptionsChecked(true);
   });
 });
 
@@ -245,6 +261,15 @@ describe('tfjs in the browser: webgpu', () => {
   it('the asynchronous steps check exactly: NaN/Infinity throw or skip with nothing changed, and finite steps equal the synchronous ones', async () => {
     await use();
     await expectCheckedAsyncSteps();
+  });
+
+  it('the asynchronous steps take effect in call order, as the engine promises every adapter', async () => {
+    await use();
+    await expectUnawaitedStepsInOrder();
+    await expectGradientsCapturedAtCall();
+    await expectCallsWaitForPendingClosureStep();
+    await expectCallsBeforeDisposeComplete();
+    await expectClosureOptionsChecked(false);
   });
 
   it('stateDict() refuses to read synchronously; stateDictAsync() round-trips through loadStateDict', async () => {
