@@ -311,7 +311,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     this.ensureUsable('applyGradients');
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
     const engine = this.engineForGradients(named, 'applyGradients');
-    const step = engine.step(named, 'applyGradients');
+    const step = engine.step(named, { method: 'applyGradients' });
     const checks = this.checks;
     // The gradients are prechecked once the engine runs the step (not when it refuses it).
     const prechecked: Operation<boolean> = {
@@ -338,7 +338,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     this.ensureUsable('applyGradientsAsync');
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradientsAsync');
     const engine = this.engineForGradients(named, 'applyGradientsAsync');
-    await engine.later(this.stepOperation(engine.step(named, 'applyGradientsAsync')));
+    await engine.later(this.stepOperation(engine.step(named, { method: 'applyGradientsAsync' })));
     this.afterStep();
   }
 
@@ -447,14 +447,14 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   protected released(): void {}
 
   private createEngine(groups: EngineGroups<O>): Engine<tf.Tensor, O> {
-    const { kernels, nonFiniteGrads } = this.parsed.engine;
+    const { kernels, nonFiniteGrads, omittedGrads } = this.parsed.engine;
     this.backend ??= tfjsBackend({ kernels, checks: this.checks, groupRunner: this.groupRunner() });
     const name = this.getClassName();
     return new Engine<tf.Tensor, O>({
       algorithm: this.algorithm,
       backend: this.backend,
       params: groups,
-      options: { ...this.parsed.config, nonFiniteGrads },
+      options: { ...this.parsed.config, nonFiniteGrads, omittedGrads },
       name,
       hints: {
         wrongMode:

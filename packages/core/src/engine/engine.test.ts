@@ -417,3 +417,26 @@ describe('operations named by the adapter', () => {
     expect(engine.groupState().k).toBe(1);
   });
 });
+
+describe('engine options', () => {
+  it('are split from the rest and checked, for adapters that take options before creating an engine', async () => {
+    const { splitEngineOptions } = await import('./engine.js');
+    expect(splitEngineOptions(undefined, 'X')).toEqual({
+      engine: { nonFiniteGrads: 'throw', omittedGrads: 'error' },
+      rest: {},
+    });
+    expect(
+      splitEngineOptions({ lr: 1, nonFiniteGrads: 'skip', omittedGrads: 'freeze', kernels: 'ops' }, 'X'),
+    ).toEqual({
+      engine: { nonFiniteGrads: 'skip', omittedGrads: 'freeze' },
+      rest: { lr: 1, kernels: 'ops' },
+    });
+    expect(() => splitEngineOptions({ omittedGrads: 'drop' }, 'X')).toThrow(
+      /"omittedGrads" must be 'error' or 'freeze'/,
+    );
+    expect(() => splitEngineOptions({ nonFiniteGrads: 'ignore' }, 'X')).toThrow(
+      /^X: option "nonFiniteGrads" must be 'throw' or 'skip', got "ignore"\.$/,
+    );
+    expect(() => splitEngineOptions([1], 'X')).toThrow(/X: options must be an object.*an array/);
+  });
+});

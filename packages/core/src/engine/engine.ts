@@ -31,6 +31,38 @@ export interface EngineOptions {
   omittedGrads?: 'error' | 'freeze';
 }
 
+/**
+ * Splits an optimizer's options into the engine's ({@link EngineOptions}, checked, with defaults)
+ * and the rest (the algorithm's, and any of an adapter's own). `INVALID_OPTION` for options that
+ * are not an object or an engine option with a bad value. For adapters that take options before
+ * they create their engine.
+ */
+export function splitEngineOptions(
+  options: unknown,
+  where: string,
+): { engine: Required<EngineOptions>; rest: Record<string, unknown> } {
+  const given = options ?? {};
+  check(
+    given !== null && typeof given === 'object' && !Array.isArray(given),
+    'INVALID_OPTION',
+    () =>
+      `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
+  );
+  const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...rest } = given as Options;
+  check(
+    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
+    'INVALID_OPTION',
+    () =>
+      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
+  );
+  check(
+    omittedGrads === 'error' || omittedGrads === 'freeze',
+    'INVALID_OPTION',
+    () => `${where}: option "omittedGrads" must be 'error' or 'freeze', got ${JSON.stringify(omittedGrads)}.`,
+  );
+  return { engine: { nonFiniteGrads, omittedGrads }, rest };
+}
+
 /** What `step` may be given besides the gradients. */
 export interface StepExtras {
   /** The loss at y, for algorithms that need it (ScheduleFree+'s Polyak step size). */
@@ -142,28 +174,9 @@ export class Engine<T, O extends object> {
     this.name = where;
     this.hints = init.hints ?? {};
     this.scheduler = new Scheduler(where);
-    const options = init.options ?? {};
-    check(
-      options !== null && typeof options === 'object' && !Array.isArray(options),
-      'INVALID_OPTION',
-      () =>
-        `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(options) ? 'an array' : JSON.stringify(options)}.`,
-    );
-    const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...algorithmOptions } = options as Options;
-    check(
-      nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
-    );
-    this.nonFiniteGrads = nonFiniteGrads;
-    check(
-      omittedGrads === 'error' || omittedGrads === 'freeze',
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "omittedGrads" must be 'error' or 'freeze', got ${JSON.stringify(omittedGrads)}.`,
-    );
-    this.omittedGrads = omittedGrads;
+    const { engine: engineOptions, rest: algorithmOptions } = splitEngineOptions(init.options, where);
+    this.nonFiniteGrads = engineOptions.nonFiniteGrads;
+    this.omittedGrads = engineOptions.omittedGrads;
     check(
       algorithm.reduction === undefined || backend.capabilities.reductions === true,
       'UNSUPPORTED',
