@@ -1,14 +1,3 @@
-import type { Algorithm } from '@schedulefree/core';
-import {
-  AdagradAlgorithm,
-  AdamAlgorithm,
-  AdamWAlgorithm,
-  type BaseAlgorithm,
-  RMSpropAlgorithm,
-  ScheduleFreeWrapperAlgorithm,
-  ScheduleFreeWrapperReferenceAlgorithm,
-  SGDAlgorithm,
-} from '@schedulefree/wrapper';
 import * as tf from '@tensorflow/tfjs';
 
 /** A wrapper case's base optimizer: PyTorch class name and camelCase options. */
@@ -32,27 +21,4 @@ export function tfBaseFor(base: BaseSpec): tf.Optimizer | null {
   if (!Number.isFinite(lr) || base.type !== 'SGD') return null;
   const plain = zeroOrAbsent(o.momentum) && zeroOrAbsent(o.weightDecay) && zeroOrAbsent(o.nesterov);
   return plain ? tf.train.sgd(lr) : null;
-}
-
-const bases: Record<string, BaseAlgorithm<{ lr: number }>> = {
-  SGD: SGDAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  Adam: AdamAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  AdamW: AdamWAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  RMSprop: RMSpropAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  Adagrad: AdagradAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-};
-
-/** The fused wrapper algorithm of `@schedulefree/wrapper` for a wrapper case (any base it knows). */
-export function algorithmWrapperFor(spec: {
-  optimizer: string;
-  options: Record<string, unknown>;
-  base?: BaseSpec;
-}): Algorithm<object> {
-  const base = spec.base && bases[spec.base.type];
-  if (!base) throw new Error(`unknown base optimizer ${JSON.stringify(spec.base?.type)}`);
-  const make =
-    spec.optimizer === 'ScheduleFreeWrapperReference'
-      ? ScheduleFreeWrapperReferenceAlgorithm
-      : ScheduleFreeWrapperAlgorithm;
-  return make(base, spec.options) as unknown as Algorithm<object>;
 }

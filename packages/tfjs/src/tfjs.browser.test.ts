@@ -134,8 +134,10 @@ describe('tfjs in the browser: webgl', () => {
   });
 });
 
-defineTfjsConformance(tfjsReplayBackend('webgl'), 9, 3);
-defineTfjsConformance(tfjsReplayBackend('webgl', { name: 'tfjs-webgl-ops', kernels: 'ops' }), 9, 3);
+defineTfjsConformance(await tfjsReplayBackend('webgl'), 9, 3);
+defineTfjsConformance(await tfjsReplayBackend('webgl', { name: 'tfjs-webgl-ops', kernels: 'ops' }), 9, 3);
+
+const webgpuReplay = await tfjsReplayBackend('webgpu');
 
 describe('tfjs in the browser: webgpu', () => {
   // Every read on webgpu must be asynchronous: tfjs-webgpu's synchronous read returns zeros here
@@ -296,5 +298,5 @@ describe('tfjs in the browser: webgpu', () => {
     tf.dispose([w, g]);
   });
 
-  defineTfjsConformance(tfjsReplayBackend('webgpu'), 9, 3);
+  defineTfjsConformance(webgpuReplay, 9, 3);
 });
