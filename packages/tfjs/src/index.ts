@@ -58,8 +58,8 @@ export {
 import { adamwScheduleFree, adamwScheduleFreePaper, radamScheduleFree, sgdScheduleFree } from './classes.js';
 import { scheduleFreeWrapper } from './wrapper.js';
 
+// Pure, so that importing one class does not keep every class.
 /** The factories, grouped like `tf.train`: `train.adamwScheduleFree({ lr: 3e-3 })`. */
-// Pure: importing one class must not keep every class (see registerOptimizers).
 export const train = /* @__PURE__ */ Object.freeze({
   sgdScheduleFree,
   adamwScheduleFree,
