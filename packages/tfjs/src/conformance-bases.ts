@@ -1,3 +1,10 @@
+import type { Algorithm } from '@schedulefree/core';
+import {
+  type BaseAlgorithm,
+  baseAlgorithms,
+  ScheduleFreeWrapperAlgorithm,
+  ScheduleFreeWrapperReferenceAlgorithm,
+} from '@schedulefree/wrapper';
 import * as tf from '@tensorflow/tfjs';
 
 /** A wrapper case's base optimizer: PyTorch class name and camelCase options. */
@@ -21,4 +28,19 @@ export function tfBaseFor(base: BaseSpec): tf.Optimizer | null {
   if (!Number.isFinite(lr) || base.type !== 'SGD') return null;
   const plain = zeroOrAbsent(o.momentum) && zeroOrAbsent(o.weightDecay) && zeroOrAbsent(o.nesterov);
   return plain ? tf.train.sgd(lr) : null;
+}
+
+/** The fused wrapper algorithm of `@schedulefree/wrapper` for a wrapper case (any base it knows). */
+export function algorithmWrapperFor(spec: {
+  optimizer: string;
+  options: Record<string, unknown>;
+  base?: BaseSpec;
+}): Algorithm<object> {
+  const base = spec.base && (baseAlgorithms as Record<string, BaseAlgorithm<{ lr: number }>>)[spec.base.type];
+  if (!base) throw new Error(`unknown base optimizer ${JSON.stringify(spec.base?.type)}`);
+  const make =
+    spec.optimizer === 'ScheduleFreeWrapperReference'
+      ? ScheduleFreeWrapperReferenceAlgorithm
+      : ScheduleFreeWrapperAlgorithm;
+  return make(base, spec.options) as unknown as Algorithm<object>;
 }

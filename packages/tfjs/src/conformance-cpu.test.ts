@@ -1,6 +1,6 @@
 import { tfjsReplayBackend } from './conformance.js';
 import { defineTfjsConformance } from './test-support/conformance-suite.js';
 
-defineTfjsConformance(await tfjsReplayBackend('cpu'));
+defineTfjsConformance(tfjsReplayBackend('cpu'));
 // The checked asynchronous steps (what webgpu runs): applyGradientsAsync and minimizeAsync.
-defineTfjsConformance(await tfjsReplayBackend('cpu', { name: 'tfjs-cpu-async', steps: 'async' }), 9, 3);
+defineTfjsConformance(tfjsReplayBackend('cpu', { name: 'tfjs-cpu-async', steps: 'async' }), 9, 3);

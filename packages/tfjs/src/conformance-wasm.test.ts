@@ -2,4 +2,4 @@ import '@tensorflow/tfjs-backend-wasm';
 import { tfjsReplayBackend } from './conformance.js';
 import { defineTfjsConformance } from './test-support/conformance-suite.js';
 
-defineTfjsConformance(await tfjsReplayBackend('wasm'));
+defineTfjsConformance(tfjsReplayBackend('wasm'));

@@ -7,17 +7,11 @@
  * @packageDocumentation
  */
 
-import {
-  algorithmReplayBackend,
-  type CaseRun,
-  type HostRecord,
-  type ReplayBackend,
-  type ReplaySubject,
-} from '@schedulefree/conformance';
+import type { CaseSpec, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
 import { type Algorithm, scheduleFreeAlgorithms } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelMode } from './backend.js';
-import { tfBaseFor } from './conformance-bases.js';
+import { algorithmWrapperFor, tfBaseFor } from './conformance-bases.js';
 import { syncReadAvailable } from './finite.js';
 import { ScheduleFreeTfjsOptimizer, ScheduleFreeWrapper } from './index.js';
 
@@ -25,6 +19,16 @@ type Nested = number | Nested[];
 
 function shapeOf(value: Nested): number[] {
   return Array.isArray(value) ? [value.length, ...(value.length ? shapeOf(value[0]) : [])] : [];
+}
+const flat = (value: Nested): number[] => (Array.isArray(value) ? value.flatMap(flat) : [value]);
+
+/**
+ * The algorithm of a Schedule-Free class (each tfjs class is the generic optimizer over it). The
+ * closure form of a tfjs optimizer is `minimize()` in eval mode: `XClosure` runs class X.
+ */
+function algorithmFor(name: string): Algorithm<object> | undefined {
+  const algorithms = scheduleFreeAlgorithms as Record<string, Algorithm<object>>;
+  return algorithms[name.replace(/Closure$/, '')];
 }
 
 let uid = 0;
@@ -43,24 +47,28 @@ export interface TfjsReplayOptions {
   steps?: 'sync' | 'async';
 }
 
-/**
- * The optimizer of a case: the tfjs wrapper around `tf.train.sgd` where that equals the case's
- * base, else the generic optimizer over the case's algorithm. The closure form of a tfjs optimizer
- * is `minimize()` in eval mode, so `XClosure` cases run the class X that way (as `fit` does).
- */
+/** Builds the optimizer of a case (with its parameter groups), or throws why it cannot. */
 function buildOptimizer(
-  { spec, algorithm, options }: Omit<CaseRun, 'params'>,
+  spec: CaseSpec,
   variables: Record<string, tf.Variable>,
   kernels: KernelMode,
 ): ScheduleFreeTfjsOptimizer<object> {
-  const tfBase =
-    spec.optimizer === 'ScheduleFreeWrapper' && !spec.groups && spec.base && tfBaseFor(spec.base);
-  if (tfBase) return new ScheduleFreeWrapper(tfBase, spec.options) as ScheduleFreeTfjsOptimizer<object>;
-  const algorithms = scheduleFreeAlgorithms as Record<string, Algorithm<object>>;
-  const run = algorithm.kind === 'closure' ? algorithms[algorithm.name.replace(/Closure$/, '')] : algorithm;
   const groups = spec.groups?.map((g) => ({ ...g.options, params: g.params.map((n) => variables[n]) }));
-  return new ScheduleFreeTfjsOptimizer(run, {
-    ...options,
+  if (spec.optimizer === 'ScheduleFreeWrapper' || spec.optimizer === 'ScheduleFreeWrapperReference') {
+    const base = spec.base ?? { type: '?', options: {} };
+    const tfBase = spec.optimizer === 'ScheduleFreeWrapper' && !groups ? tfBaseFor(base) : null;
+    if (tfBase) return new ScheduleFreeWrapper(tfBase, spec.options) as ScheduleFreeTfjsOptimizer<object>;
+    // Otherwise the fused wrapper algorithm of @schedulefree/wrapper, on the generic optimizer.
+    return new ScheduleFreeTfjsOptimizer(algorithmWrapperFor(spec), {
+      ...base.options,
+      kernels,
+      ...(groups ? { paramGroups: groups } : {}),
+    });
+  }
+  const algorithm = algorithmFor(spec.optimizer);
+  if (!algorithm) throw new Error(`${spec.optimizer} is not available on tfjs`);
+  return new ScheduleFreeTfjsOptimizer(algorithm, {
+    ...spec.options,
     kernels,
     ...(groups ? { paramGroups: groups } : {}),
   });
@@ -70,10 +78,7 @@ function buildOptimizer(
  * A conformance backend running the tfjs optimizers on a tfjs backend (`cpu`, `wasm`, `webgl`,
  * `webgpu`, ...), which must be registered; the backend is selected before every call.
  */
-export function tfjsReplayBackend(
-  backendName: string,
-  options: TfjsReplayOptions = {},
-): Promise<ReplayBackend> {
+export function tfjsReplayBackend(backendName: string, options: TfjsReplayOptions = {}): ReplayBackend {
   const kernels = options.kernels ?? 'fused';
   const steps = options.steps ?? (syncReadAvailable(backendName) ? 'sync' : 'async');
   const use = async () => {
@@ -82,28 +87,24 @@ export function tfjsReplayBackend(
         throw new Error(`tfjs backend ${backendName} is not available`);
     }
   };
-  return algorithmReplayBackend({
+  return {
     name: options.name ?? `tfjs-${backendName}`,
     dtype: 'float32',
-    async create(run: CaseRun): Promise<ReplaySubject> {
+    async create(spec: CaseSpec): Promise<ReplaySubject> {
       await use();
-      const { spec } = run;
       const id = ++uid;
-      const hostParams = Array.isArray(run.params)
-        ? Object.assign({}, ...run.params.map((g) => g.params))
-        : run.params;
       const shapes: Record<string, number[]> = {};
       const variables: Record<string, tf.Variable> = {};
-      for (const [name, values] of Object.entries(hostParams as HostRecord)) {
-        shapes[name] = shapeOf(spec.params[name] as Nested);
-        const init = tf.tensor(Float32Array.from(values), shapes[name], 'float32');
+      for (const [name, value] of Object.entries(spec.params)) {
+        shapes[name] = shapeOf(value as Nested);
+        const init = tf.tensor(flat(value as Nested), shapes[name], 'float32');
         variables[name] = tf.variable(init, true, `${name}__${id}`);
         init.dispose();
       }
       const names = Object.keys(variables);
       let optimizer: ScheduleFreeTfjsOptimizer<object>;
       try {
-        optimizer = buildOptimizer(run, variables, kernels);
+        optimizer = buildOptimizer(spec, variables, kernels);
       } catch (error) {
         tf.dispose(Object.values(variables));
         throw error;
@@ -169,7 +170,7 @@ export function tfjsReplayBackend(
         },
       };
     },
-  });
+  };
 }
 
 /**
@@ -177,10 +178,10 @@ export function tfjsReplayBackend(
  * always, `tfjs-wasm` when `@tensorflow/tfjs-backend-wasm` is installed.
  */
 export async function conformanceBackends(): Promise<ReplayBackend[]> {
-  const backends = [await tfjsReplayBackend('cpu')];
+  const backends = [tfjsReplayBackend('cpu')];
   try {
     await import('@tensorflow/tfjs-backend-wasm');
-    backends.push(await tfjsReplayBackend('wasm'));
+    backends.push(tfjsReplayBackend('wasm'));
   } catch {
     // Not installed: only the cpu backend.
   }

@@ -134,10 +134,8 @@ describe('tfjs in the browser: webgl', () => {
   });
 });
 
-defineTfjsConformance(await tfjsReplayBackend('webgl'), 9, 3);
-defineTfjsConformance(await tfjsReplayBackend('webgl', { name: 'tfjs-webgl-ops', kernels: 'ops' }), 9, 3);
-
-const webgpuReplay = await tfjsReplayBackend('webgpu');
+defineTfjsConformance(tfjsReplayBackend('webgl'), 9, 3);
+defineTfjsConformance(tfjsReplayBackend('webgl', { name: 'tfjs-webgl-ops', kernels: 'ops' }), 9, 3);
 
 describe('tfjs in the browser: webgpu', () => {
   // Every read on webgpu must be asynchronous: tfjs-webgpu's synchronous read returns zeros here
@@ -298,5 +296,5 @@ describe('tfjs in the browser: webgpu', () => {
     tf.dispose([w, g]);
   });
 
-  defineTfjsConformance(webgpuReplay, 9, 3);
+  defineTfjsConformance(tfjsReplayBackend('webgpu'), 9, 3);
 });
