@@ -53,20 +53,26 @@ function wasmAccess(backend: WasmLike): HostAccess {
  */
 export function hostAccessFor(backendName: string, backend: unknown): HostAccess | null {
   const b = backend as Partial<CpuLike & WasmLike> | null;
-  if (!b) return null;
-  if (backendName === 'cpu' && typeof b.data?.get === 'function' && typeof b.makeTensorInfo === 'function') {
-    return cpuAccess(b as CpuLike);
+  if (!b || typeof b !== 'object') return null;
+  // Asked for every variable of every step: decided once per backend instance.
+  let access = accesses.get(b);
+  if (access === undefined) {
+    access = null;
+    if (backendName === 'cpu' && typeof b.data?.get === 'function' && typeof b.makeTensorInfo === 'function')
+      access = cpuAccess(b as CpuLike);
+    else if (
+      backendName === 'wasm' &&
+      typeof b.dataIdMap?.get === 'function' &&
+      typeof b.makeOutput === 'function' &&
+      typeof b.typedArrayFromHeap === 'function'
+    )
+      access = wasmAccess(b as WasmLike);
+    accesses.set(b, access);
   }
-  if (
-    backendName === 'wasm' &&
-    typeof b.dataIdMap?.get === 'function' &&
-    typeof b.makeOutput === 'function' &&
-    typeof b.typedArrayFromHeap === 'function'
-  ) {
-    return wasmAccess(b as WasmLike);
-  }
-  return null;
+  return access;
 }
+
+const accesses = new WeakMap<object, HostAccess | null>();
 
 /** Whether the current backend keeps tensors in host memory this package can read directly. */
 export function onHost(): boolean {
