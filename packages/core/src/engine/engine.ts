@@ -1277,8 +1277,11 @@ export class Engine<T, O extends object> {
         replaced.add(old);
       }
     }
-    const live = new Set<T>(this.members.flatMap((m) => Object.values(m.slots)));
-    for (const old of replaced) if (!live.has(old) && !keep?.has(old)) storage.dispose(old);
+    if (replaced.size > 0) {
+      // Runs that write in place replace nothing: no need to look for tensors still in use.
+      const live = new Set<T>(this.members.flatMap((m) => Object.values(m.slots)));
+      for (const old of replaced) if (!live.has(old) && !keep?.has(old)) storage.dispose(old);
+    }
     return true;
   }
 
