@@ -8,7 +8,7 @@ import {
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { FiniteChecks, syncReadAvailable } from './finite.js';
-import { runFused } from './kernels/fused.js';
+import { fusedKernel } from './kernels/fused.js';
 import { TfjsOps } from './ops.js';
 
 /** How programs execute: one fused kernel per variable where the backend allows it, or tfjs op chains. */
@@ -89,14 +89,23 @@ function tfjsStorage(checks: FiniteChecks): TensorStorage<tf.Tensor> {
   };
 }
 
-/** Runs programs as fused kernels where the backend has them, else as op chains; variables are assigned (O(1), no copy). */
+/** Leaves a program's outputs in the slots: variables are assigned (O(1), no copy). */
+function store(
+  program: ElementwiseProgram,
+  slots: Record<string, tf.Tensor>,
+  outputs: Record<string, tf.Tensor>,
+) {
+  for (const name of program.outputs) {
+    if (outputs[name] !== slots[name]) ops.assign(slots[name], outputs[name]);
+  }
+}
+
+/** Runs programs as fused kernels where the backend has them, else as op chains. */
 const runner =
   (fused: boolean): RunProgram =>
   (program, slots, scalars) => {
-    const outputs = (fused ? runFused(program, slots, scalars) : null) ?? program.body(ops, slots, scalars);
-    for (const name of program.outputs) {
-      if (outputs[name] !== slots[name]) ops.assign(slots[name], outputs[name]);
-    }
+    const kernel = fused ? fusedKernel(program, scalars) : null;
+    store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
   };
 
 /**
@@ -123,7 +132,11 @@ export function tfjsBackend(options: TfjsBackendOptions = {}): Backend<tf.Tensor
       run(request) {
         tf.tidy(() => {
           if (groupRunner?.(request, run)) return;
-          for (const { slots } of request.members) run(request.program, slots, request.scalars);
+          const { program, scalars } = request;
+          // One kernel lookup for the whole group: every member runs the same program and scalars.
+          const kernel = kernels === 'fused' ? fusedKernel(program, scalars) : null;
+          for (const { slots } of request.members)
+            store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
         });
       },
     },

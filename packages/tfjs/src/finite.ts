@@ -106,11 +106,12 @@ export class FiniteChecks {
    * explicit `checkFinite: true`, before anything else happens.
    */
   precheck(grads: readonly tf.Tensor[], method: string): void {
-    if (this.checkFinite === false || !this.step) return;
+    // On cpu and wasm the engine's questions are answered on the host, one pass each.
+    if (this.checkFinite === false || !this.step || onHost()) return;
     const unknown = grads.filter(
       (t) => isCheckable(t) && this.step!.get(t) === undefined && !this.finite.has(t),
     );
-    if (unknown.length === 0 || onHost()) return;
+    if (unknown.length === 0) return;
     const backend = tf.getBackend();
     if (syncReadAvailable()) {
       // One reduction and one read for the whole step (when one is not finite, the engine's

@@ -1,10 +1,12 @@
 import {
   compileLoop,
   type ElementwiseProgram,
+  type Graph,
   graphOf,
   type KernelPlan,
   type LoopKernel,
-  planFor,
+  lerpPattern,
+  planKernel,
   scalarValues,
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
@@ -68,30 +70,77 @@ function kernelFunc(plan: KernelPlan, outputs: readonly string[], backendName: s
   };
 }
 
+/** A planned graph's kernel: its outputs, its registered name, and the backends it is registered for. */
+interface FusedEntry {
+  readonly plan: KernelPlan;
+  readonly outputs: readonly string[];
+  readonly kernelName: string;
+  readonly registered: Set<string>;
+}
+
+/** Entries by graph and lerp pattern (asked for every group of every step: no string building). */
+const entries = new WeakMap<Graph, Map<string, FusedEntry>>();
+
+function entryFor(graph: Graph, scalars: Readonly<Record<string, number>>): FusedEntry {
+  const pattern = lerpPattern(graph, scalars);
+  let byPattern = entries.get(graph);
+  if (!byPattern) {
+    byPattern = new Map();
+    entries.set(graph, byPattern);
+  }
+  let entry = byPattern.get(pattern);
+  if (!entry) {
+    entry = {
+      plan: planKernel(graph, pattern),
+      outputs: Object.keys(graph.outputs),
+      kernelName: `ScheduleFree:${graph.key}#${pattern}`,
+      registered: new Set(),
+    };
+    byPattern.set(pattern, entry);
+  }
+  return entry;
+}
+
+/** Runs one member's slots through a fused kernel; returns the outputs as new tensors (tracked by the enclosing `tidy`). */
+export type FusedKernel = (slots: Readonly<Record<string, tf.Tensor>>) => Record<string, tf.Tensor>;
+
 /**
- * Runs a program as one fused kernel on the current backend: one pass over memory that reads each
- * input once and writes each output once, with the lerp branches and scalar arguments of the core's
- * plan for these scalars. Returns the outputs as new tensors (tracked by the enclosing `tidy`), or
- * null when the backend has no fused kernels (then run the op chain).
+ * A program as one fused kernel on the current backend, for one run's scalars: one pass over
+ * memory that reads each input once and writes each output once, with the lerp branches and
+ * scalar arguments of the core's plan. Null when the backend has no fused kernels (then run the
+ * op chain).
  */
+export function fusedKernel(
+  program: ElementwiseProgram,
+  scalars: Readonly<Record<string, number>>,
+): FusedKernel | null {
+  if (!fusedAvailable()) return null;
+  const { plan, outputs, kernelName, registered } = entryFor(graphOf(program), scalars);
+  const backendName = tf.getBackend();
+  if (!registered.has(backendName)) {
+    if (!tf.getKernel(kernelName, backendName))
+      tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc(plan, outputs, backendName) });
+    registered.add(backendName);
+  }
+  const attrs = { args: scalarValues(plan, scalars) };
+  return (slots) => {
+    const inputs: Record<string, tf.Tensor> = {};
+    for (const name of plan.loads) inputs[name] = slots[name];
+    const result = tf.engine().runKernel(kernelName, inputs, attrs) as tf.Tensor | tf.Tensor[];
+    const tensors = Array.isArray(result) ? result : [result];
+    const out: Record<string, tf.Tensor> = {};
+    outputs.forEach((name, i) => {
+      out[name] = tensors[i];
+    });
+    return out;
+  };
+}
+
+/** {@link fusedKernel} for one set of slots, or null. */
 export function runFused(
   program: ElementwiseProgram,
   slots: Readonly<Record<string, tf.Tensor>>,
   scalars: Readonly<Record<string, number>>,
 ): Record<string, tf.Tensor> | null {
-  if (!fusedAvailable()) return null;
-  const graph = graphOf(program);
-  const plan = planFor(graph, scalars);
-  const outputs = Object.keys(graph.outputs);
-  const kernelName = `ScheduleFree:${graph.key}#${plan.pattern}`;
-  const backendName = tf.getBackend();
-  if (!tf.getKernel(kernelName, backendName))
-    tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc(plan, outputs, backendName) });
-  const inputs: Record<string, tf.Tensor> = {};
-  for (const name of plan.loads) inputs[name] = slots[name];
-  const result = tf.engine().runKernel(kernelName, inputs, { args: scalarValues(plan, scalars) }) as
-    | tf.Tensor
-    | tf.Tensor[];
-  const tensors = Array.isArray(result) ? result : [result];
-  return Object.fromEntries(outputs.map((name, i) => [name, tensors[i]]));
+  return fusedKernel(program, scalars)?.(slots) ?? null;
 }
