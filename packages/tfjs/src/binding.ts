@@ -1,4 +1,4 @@
-import { check, type Engine, immediate, type Mode } from '@schedulefree/core';
+import { check, type Engine, immediate, type Mode, type Operation } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { ParamGroupSpec, VariableSelector } from './options.js';
 import { matchVariables, type StateHeader, stateDictOf } from './saving.js';
@@ -59,6 +59,8 @@ export interface BindingHost<O extends object> {
   createEngine(groups: EngineGroups<O>): Engine<tf.Tensor, O>;
   /** Called once saved state has been restored over variables (saved options win). */
   restored(header: StateHeader): void;
+  /** Runs an operation synchronously, as the optimizer runs all of its synchronous calls. */
+  now<R>(engine: Engine<tf.Tensor, O>, op: Operation<R>): R;
 }
 
 /**
@@ -97,7 +99,8 @@ export class Binding<O extends object> {
     } else {
       engine = this.host.createEngine(groupsFor(this.host.groupSpecs, variables, where));
     }
-    if (this.mode !== engine.mode) engine.now(this.mode === 'train' ? engine.train() : engine.eval());
+    if (this.mode !== engine.mode)
+      this.host.now(engine, this.mode === 'train' ? engine.train() : engine.eval());
     this.engine = engine;
     this.variables = ordered;
     return engine;
@@ -117,7 +120,7 @@ export class Binding<O extends object> {
       this.mode = header.mode;
       return;
     }
-    current.now({
+    this.host.now(current, {
       method: 'setWeights',
       prepare: () => () =>
         immediate(() => {
@@ -154,7 +157,7 @@ export class Binding<O extends object> {
     });
     const engine = this.host.createEngine(groups as EngineGroups<O>);
     try {
-      engine.now(engine.loadStateDict(stateDictOf(header, tensors, ordered)));
+      this.host.now(engine, engine.loadStateDict(stateDictOf(header, tensors, ordered)));
     } catch (error) {
       void engine.dispose();
       throw error;

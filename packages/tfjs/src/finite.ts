@@ -47,6 +47,17 @@ function finiteFlags(tensors: readonly tf.Tensor[]): tf.Tensor {
   );
 }
 
+/** Whether each tensor is free of NaN and ±Infinity, with one reduction each and one asynchronous read for all. */
+export async function finiteAsync(tensors: readonly tf.Tensor[]): Promise<boolean[]> {
+  if (tensors.length === 0) return [];
+  const flags = finiteFlags(tensors);
+  try {
+    return Array.from(await flags.data(), (v) => v === 1);
+  } finally {
+    flags.dispose();
+  }
+}
+
 /**
  * The finite-check policy of one optimizer (its `checkFinite` option): what the engine's question
  * "is this gradient finite?" (`storage.allFinite`) answers on each tfjs backend.
@@ -73,14 +84,18 @@ export class FiniteChecks {
     private readonly owner: () => string,
   ) {}
 
-  /** The engine's question about one gradient: an answer, or a promise of one (asynchronous steps). */
+  /**
+   * The engine's question about a tensor (a gradient, a loaded state buffer): an answer, a promise
+   * of one (asynchronous calls), or null when a synchronous call cannot tell (webgpu).
+   */
   allFinite(t: tf.Tensor): boolean | Promise<boolean> | null {
     if (this.checkFinite === false) return true;
     const known = this.step?.get(t) ?? (this.finite.has(t) ? true : undefined);
     if (known !== undefined) return known;
     const host = hostAllFinite([t]);
     if (host !== null) return this.remember(t, host);
-    if (this.step && syncReadAvailable()) return this.remember(t, this.readTogether([t]));
+    // In a synchronous call without synchronous reads (webgpu) this cannot be told here.
+    if (this.step) return syncReadAvailable() ? this.remember(t, this.readTogether([t])) : null;
     return this.later(t);
   }
 
@@ -89,7 +104,7 @@ export class FiniteChecks {
     if (this.finite.has(original)) this.finite.add(copy);
   }
 
-  /** Runs a synchronous step: verdicts from {@link precheck} hold until it returns. */
+  /** Runs a synchronous call (every `engine.now`): verdicts from {@link precheck} hold until it returns. */
   synchronous<R>(fn: () => R): R {
     const outer = this.step;
     this.step = new Map();
@@ -144,14 +159,9 @@ export class FiniteChecks {
   private later(t: tf.Tensor): Promise<boolean> {
     if (!this.batch) {
       const tensors: tf.Tensor[] = [];
-      const result = Promise.resolve().then(async () => {
+      const result = Promise.resolve().then(() => {
         this.batch = null;
-        const flags = finiteFlags(tensors);
-        try {
-          return Array.from(await flags.data(), (v) => v === 1);
-        } finally {
-          flags.dispose();
-        }
+        return finiteAsync(tensors);
       });
       this.batch = { tensors, result };
     }

@@ -73,6 +73,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       name: algorithm.name,
       groupSpecs: this.parsed.groups,
       createEngine: (groups) => this.createEngine(groups),
+      now: (engine, op) => this.now(engine, op),
       restored: (header) => {
         // Saved options win, as in PyTorch's load_state_dict; with one group they are the top level too.
         if (header.groups.length === 1) Object.assign(this.parsed.config, header.groups[0].options);
@@ -165,7 +166,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   train(): this {
     this.ensureUsable('train');
     const engine = this.binding.engine;
-    if (engine) engine.now(engine.train());
+    if (engine) this.now(engine, engine.train());
     else this.binding.mode = 'train';
     return this;
   }
@@ -174,7 +175,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   eval(): this {
     this.ensureUsable('eval');
     const engine = this.binding.engine;
-    if (engine) engine.now(engine.eval());
+    if (engine) this.now(engine, engine.eval());
     else this.binding.mode = 'eval';
     return this;
   }
@@ -206,7 +207,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   evalParams(): Record<string, tf.Tensor> {
     const engine = this.boundEngine('evalParams');
-    const copies = perParameter(engine, engine.now(engine.evalParams()));
+    const copies = perParameter(engine, this.now(engine, engine.evalParams()));
     const result: Record<string, tf.Tensor> = {};
     for (const [name, v] of Object.entries(copies)) {
       result[name] = tf.keep(tf.clone(v));
@@ -239,7 +240,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   stateDict(): StateDict {
     const engine = this.boundEngine('stateDict');
-    return engine.now(engine.stateDict());
+    return this.now(engine, engine.stateDict());
   }
 
   /**
@@ -257,7 +258,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   loadStateDict(state: StateDict): void {
     const engine = this.boundEngine('loadStateDict', 'Call optimizer.attach(model) first.');
-    engine.now(engine.loadStateDict(state));
+    this.now(engine, engine.loadStateDict(state));
     this.afterStep();
   }
 
@@ -274,7 +275,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     const step = this.gradientStep(f, varList, 'minimize');
     try {
       const { engine, op } = step.prepare();
-      this.checks.synchronous(() => engine.now(op));
+      this.now(engine, op);
     } catch (error) {
       throw step.failed(error);
     }
@@ -324,7 +325,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
         };
       },
     };
-    checks.synchronous(() => engine.now(this.stepOperation(prechecked)));
+    this.now(engine, this.stepOperation(prechecked));
     this.afterStep();
   }
 
@@ -413,6 +414,11 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       'DISPOSED',
       () => `${this.getClassName()}.${method}() was called after dispose(). Create a new optimizer instead.`,
     );
+  }
+
+  /** Runs an operation synchronously; the finite checks know the call cannot wait. */
+  private now<R>(engine: Engine<tf.Tensor, O>, op: Operation<R>): R {
+    return this.checks.synchronous(() => engine.now(op));
   }
 
   /** A step operation as this class runs it (the wrapper pins its base's learning rate). */

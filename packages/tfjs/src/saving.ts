@@ -9,6 +9,7 @@ import {
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { Binding } from './binding.js';
+import { finiteAsync } from './finite.js';
 
 /**
  * How the optimizers save through tfjs (`getWeights`/`setWeights`, hence `model.save` with
@@ -296,11 +297,19 @@ export async function readSavedWeights<O extends object>(
 ): Promise<{ header: StateHeader; tensors: tf.Tensor[]; extra: NamedTensor[] }> {
   const { header, state } = await readWeights(weights, className, where);
   checkStateTensors(header, state, where, false);
+  const count = stateTensorCount(header);
+  // Checked here, where reading can wait (the engine checks again when it loads, where it can).
+  const finite = await finiteAsync(state.slice(0, count).map((t) => t.tensor));
+  const bad = finite.indexOf(false);
+  if (bad >= 0)
+    fail(
+      where,
+      `the state is damaged: "${state[bad].name}" contains NaN or Infinity. Nothing was loaded; load an intact checkpoint.`,
+    );
   const engine = binding.engine;
   if (engine) {
     if (header.params.length > 0) matchVariables(header, binding.variables, where);
     engine.now({ method: 'setWeights', prepare: () => () => immediate(() => undefined) });
   }
-  const count = stateTensorCount(header);
   return { header, tensors: state.slice(0, count).map((t) => t.tensor), extra: state.slice(count) };
 }
