@@ -1,28 +1,15 @@
+import { type Algorithm, scheduleFreeAlgorithms } from '@schedulefree/core';
 import * as sf from '@schedulefree/tfjs';
 import * as tf from '@tensorflow/tfjs';
-import type { PerfBackend, PerfSubject } from './backends.js';
+import { floatsMoved, type PerfBackend, type PerfSubject } from './backends.js';
 import { fillRandom } from './measure.js';
 
-type Ctor = new (options: Record<string, unknown>) => sf.ScheduleFreeTfjsOptimizer<object>;
-
-const classes: Record<string, Ctor> = {
-  SGDScheduleFree: sf.SGDScheduleFree as unknown as Ctor,
-  AdamWScheduleFree: sf.AdamWScheduleFree as unknown as Ctor,
-  AdamWScheduleFreePaper: sf.AdamWScheduleFreePaper as unknown as Ctor,
-  RAdamScheduleFree: sf.RAdamScheduleFree as unknown as Ctor,
-  SGDScheduleFreeReference: sf.SGDScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFreeReference: sf.AdamWScheduleFreeReference as unknown as Ctor,
-};
-
-/** Floats read plus written per parameter by one train-mode step of each class (for the floor). */
-const floatsMoved: Record<string, number> = {
-  SGDScheduleFree: 5, // read y, z, g; write y, z
-  AdamWScheduleFree: 7, // read y, z, v, g; write y, z, v
-  AdamWScheduleFreePaper: 7,
-  RAdamScheduleFree: 7,
-  SGDScheduleFreeReference: 9,
-  AdamWScheduleFreeReference: 11,
-};
+/** The classes with train and eval modes, by name (each tfjs class is the generic optimizer over one). */
+const algorithms = Object.fromEntries(
+  Object.entries(
+    scheduleFreeAlgorithms as Record<string, Algorithm<{ lr: number; weightDecay: number }>>,
+  ).filter(([, a]) => a.kind !== 'closure'),
+);
 
 /**
  * How a step is driven: `train` is `applyGradients` with fixed gradients in train mode (the
@@ -43,16 +30,16 @@ function perfBackend(backendName: 'cpu' | 'wasm', drive: Drive): PerfBackend {
   return {
     name,
     async setup(optimizer, size): Promise<PerfSubject> {
-      const Cls = classes[optimizer];
-      if (!Cls) {
+      const algorithm = algorithms[optimizer];
+      if (!algorithm) {
         throw new Error(
-          `${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(classes).join(', ')}`,
+          `${name}: unknown optimizer ${optimizer}; try one of ${Object.keys(algorithms).join(', ')}`,
         );
       }
       await useBackend(backendName);
       const w = tf.variable(tf.tensor1d(fillRandom(new Float32Array(size), 1)), true, `perf_w_${size}`);
       const g = tf.tensor1d(fillRandom(new Float32Array(size), 2).map((v) => v * 1e-3));
-      const opt = new Cls({ lr: 1e-3, weightDecay: 1e-4 });
+      const opt = new sf.ScheduleFreeTfjsOptimizer(algorithm, { lr: 1e-3, weightDecay: 1e-4 });
       const adam = tf.train.adam(1e-3);
       const loss = () => tf.sum(tf.mul(g, w)) as tf.Scalar;
       const grads = { [w.name]: g };
@@ -78,9 +65,11 @@ function perfBackend(backendName: 'cpu' | 'wasm', drive: Drive): PerfBackend {
       // Allocate state outside the timed region.
       step();
       baseline();
+      const plan = algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
       return {
         step,
-        floatsMovedPerParam: floatsMoved[optimizer] + (drive === 'minimize' ? 6 : 0),
+        // The closure form adds the move to y (3 floats) and the fused move to x (3 more).
+        floatsMovedPerParam: floatsMoved(plan.program) + (drive === 'minimize' ? 6 : 0),
         baseline: { name: drive === 'train' ? 'tf.train.adam' : 'tf.train.adam (minimize)', step: baseline },
         dispose() {
           opt.dispose();

@@ -28,6 +28,7 @@ export {
   type Operation,
   type ParamGroup,
   type StepExtras,
+  splitEngineOptions,
 } from './engine/engine.js';
 export type { MemberView, ParamPlace } from './engine/layout.js';
 export { immediate, isThenable, type Work, wait, waitAll } from './engine/work.js';

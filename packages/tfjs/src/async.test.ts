@@ -3,6 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AdamWScheduleFree, ScheduleFreeError, SGDScheduleFree } from './index.js';
 import { expectCheckedAsyncSteps } from './test-support/async-steps.js';
+import {
+  expectCallsBeforeDisposeComplete,
+  expectCallsWaitForPendingClosureStep,
+  expectClosureOptionsChecked,
+  expectGradientsCapturedAtCall,
+  expectUnawaitedStepsInOrder,
+} from './test-support/call-order.js';
 import { quadratic, sameBits } from './test-support/problem.js';
 
 const cleanups: Array<() => void> = [];
@@ -54,7 +61,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(opt.groupState().k).toBe(1);
     });
 
-    it('while one waits for its check, any other call throws; dispose while waiting puts x back', async () => {
+    it('while one is pending, a synchronous call is refused (await it first); calls made before dispose() complete', async () => {
       await tf.setBackend(backend);
       const q = quadratic(4);
       cleanups.push(q.dispose);
@@ -62,16 +69,44 @@ for (const backend of ['cpu', 'wasm'] as const) {
       cleanups.push(() => opt.dispose());
       await opt.minimizeAsync(q.loss);
       const pending = opt.minimizeAsync(q.loss);
-      expect(() => opt.minimize(q.loss)).toThrow(/minimizeAsync\(\) is waiting/);
+      expect(() => opt.minimize(q.loss)).toThrow(
+        /minimize\(\) was called while minimizeAsync\(\) has not finished\. Await it/,
+      );
       expect(() => opt.train()).toThrow(ScheduleFreeError);
       expect(() => opt.evalParams()).toThrow(ScheduleFreeError);
       await pending;
       expect(opt.groupState().k).toBe(2);
       const x = q.read();
-      const interrupted = opt.minimizeAsync(q.loss);
+      const beforeDispose = opt.minimizeAsync(q.loss);
       opt.dispose();
-      expect((await rejection(interrupted)).code).toBe('DISPOSED');
-      expect(sameBits(q.read(), x)).toBe(true);
+      expect((await rejection(opt.minimizeAsync(q.loss))).code).toBe('DISPOSED');
+      await beforeDispose;
+      expect(sameBits(q.read(), x)).toBe(false); // the step took effect, and left x in the variables
+    });
+
+    it('take effect in call order: un-awaited steps with the lr set before each equal the awaited ones, bit for bit', async () => {
+      await tf.setBackend(backend);
+      await expectUnawaitedStepsInOrder();
+    });
+
+    it('capture gradient values at the call: changing or releasing them afterwards does not change the step', async () => {
+      await tf.setBackend(backend);
+      await expectGradientsCapturedAtCall();
+    });
+
+    it('an applyGradientsAsync called while a minimizeAsync is pending waits for it', async () => {
+      await tf.setBackend(backend);
+      await expectCallsWaitForPendingClosureStep();
+    });
+
+    it('calls made before dispose() complete; later ones are DISPOSED; nothing leaks', async () => {
+      await tf.setBackend(backend);
+      await expectCallsBeforeDisposeComplete();
+    });
+
+    it('a closure that sets an invalid lr gets INVALID_OPTION, and nothing changes', async () => {
+      await tf.setBackend(backend);
+      await expectClosureOptionsChecked(true);
     });
 
     it('with checkFinite: false they are the synchronous steps (NaN goes through)', async () => {
@@ -86,7 +121,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(Number.isNaN(q.read().w[0])).toBe(true);
     });
 
-    it('stateDictAsync() equals stateDict(), and keeps the state of the moment it was called', async () => {
+    it('stateDictAsync() equals stateDict(), and is the state once the calls made before it have taken effect', async () => {
       await tf.setBackend(backend);
       const q = quadratic(6);
       cleanups.push(q.dispose);
@@ -95,8 +130,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       for (let i = 0; i < 3; i++) await opt.minimizeAsync(q.loss);
       const sync = opt.stateDict();
       const pending = opt.stateDictAsync();
-      opt.minimize(q.loss); // a later step does not leak into the state already asked for
+      expect(() => opt.minimize(q.loss)).toThrow(/stateDictAsync\(\) has not finished/);
+      const later = opt.minimizeAsync(q.loss); // a later step does not leak into the state already asked for
       expect(await pending).toEqual(sync);
+      await later;
       expect(await opt.stateDictAsync()).not.toEqual(sync);
     });
   });

@@ -1,55 +1,145 @@
-import type { LegacyBackend as Backend, ElementwiseProgram } from '@schedulefree/core';
+import {
+  BACKEND_SPEC_VERSION,
+  type Backend,
+  type ElementwiseProgram,
+  type HostArray,
+  type RunRequest,
+  type TensorStorage,
+} from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
-import { runFused } from './kernels/fused.js';
-import type { TfjsOps } from './ops.js';
+import { FiniteChecks, syncReadAvailable } from './finite.js';
+import { fusedKernel } from './kernels/fused.js';
+import { TfjsOps } from './ops.js';
 
 /** How programs execute: one fused kernel per variable where the backend allows it, or tfjs op chains. */
 export type KernelMode = 'fused' | 'ops';
 
+/** Runs one program over one member's slots, leaving the outputs in the slots. */
+export type RunProgram = (
+  program: ElementwiseProgram,
+  slots: Record<string, tf.Tensor>,
+  scalars: Readonly<Record<string, number>>,
+) => void;
+
+/**
+ * Takes over a run the backend cannot execute as an elementwise program (the wrapper's step through
+ * its base optimizer). Returns false for runs it does not recognise. Called inside the group's `tidy`.
+ */
+export type GroupRunner = (request: RunRequest<tf.Tensor>, run: RunProgram) => boolean;
+
+/** Options of {@link tfjsBackend}. */
+export interface TfjsBackendOptions {
+  /** Fused kernels (default) or op chains. */
+  kernels?: KernelMode;
+  /** The finite-check policy (default: check wherever possible). */
+  checks?: FiniteChecks;
+  /** A runner for programs that are not elementwise. */
+  groupRunner?: GroupRunner;
+}
+
+const ops = new TfjsOps();
+
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** Puts a program output into its slot: variables are assigned (O(1), no copy), anything else replaced. */
-function store(slots: Record<string, tf.Tensor>, name: string, value: tf.Tensor): void {
-  const current = slots[name];
-  if (value === current) return;
-  if (current instanceof tf.Variable) current.assign(value);
-  // A slot the engine allocated with a plain op (e.g. a filled accumulator) becomes a variable.
-  else slots[name] = tf.variable(value, false);
+function describeGradient(param: tf.Tensor, grad: tf.Tensor): string | null {
+  if (grad.isDisposed) return 'it has been disposed';
+  if (grad.dtype !== 'float32') return `it has dtype ${grad.dtype}; pass a float32 gradient`;
+  if (!sameShape(grad.shape, param.shape)) {
+    const count = (n: number) => `${n} element${n === 1 ? '' : 's'}`;
+    return `it has shape [${grad.shape}] (${count(grad.size)}) but the variable has shape [${param.shape}] (${count(param.size)})`;
+  }
+  return null;
+}
+
+/** Reads a tensor without a synchronous read; a copy keeps today's values while the read is pending. */
+async function readLater(t: tf.Tensor): Promise<HostArray> {
+  const copy = tf.keep(tf.clone(t));
+  try {
+    return Float32Array.from((await copy.data()) as Float32Array);
+  } finally {
+    copy.dispose();
+  }
 }
 
 /**
- * The core {@link Backend} over tfjs: every program run for a whole parameter group happens inside
- * one `tf.tidy`, as one fused kernel per variable on the cpu and wasm backends (see
- * `kernels/fused.ts`) or as the program's op chain elsewhere. Outputs are assigned to the existing
- * variables, so parameters keep their identity and the engine never sees a replaced parameter.
+ * Storage over tfjs: the parameters are the user's `tf.Variable`s, updated with `assign`; state is
+ * non-trainable variables (see {@link TfjsOps}). Gradients captured for a later step are clones,
+ * which share storage and keep their values whatever happens to the original.
  */
-export function tfjsBackend(ops: TfjsOps, kernels: KernelMode): Backend<tf.Tensor> {
+function tfjsStorage(checks: FiniteChecks): TensorStorage<tf.Tensor> {
   return {
-    ops,
     accepts: (value: unknown): value is tf.Tensor => value instanceof tf.Tensor,
-    checkGradient(param, grad) {
-      if (grad.isDisposed) return 'it has been disposed';
-      if (grad.dtype !== 'float32') return `it has dtype ${grad.dtype}; pass a float32 gradient`;
-      if (!sameShape(grad.shape, param.shape)) {
-        const count = (n: number) => `${n} element${n === 1 ? '' : 's'}`;
-        return `it has shape [${grad.shape}] (${count(grad.size)}) but the variable has shape [${param.shape}] (${count(param.size)})`;
-      }
-      return null;
+    size: (t) => t.size,
+    clone: (t) => ops.clone(t),
+    zerosLike: (t) => ops.zerosLike(t),
+    fromHost: (values, like) =>
+      tf.tidy(() => tf.variable(tf.tensor(Float32Array.from(values), like.shape, 'float32'), false)),
+    assign: (dst, src) => ops.assign(dst, src),
+    read: (t) => (syncReadAvailable() ? ops.read(t) : readLater(t)),
+    allFinite: (t) => checks.allFinite(t),
+    dispose: (t) => t.dispose(),
+    describeGradient,
+    capture(grad) {
+      if (grad.isDisposed) return grad;
+      const copy = tf.keep(tf.clone(grad));
+      checks.copied(grad, copy);
+      return copy;
     },
-    runGroup(
-      program: ElementwiseProgram,
-      entries: ReadonlyArray<Record<string, tf.Tensor>>,
-      scalars: Readonly<Record<string, number>>,
-    ) {
-      tf.tidy(() => {
-        for (const slots of entries) {
-          const outputs =
-            (kernels === 'fused' ? runFused(program, slots, scalars) : null) ??
-            program.body(ops, slots, scalars);
-          for (const name of program.outputs) store(slots as Record<string, tf.Tensor>, name, outputs[name]);
-        }
-      });
+  };
+}
+
+/** Leaves a program's outputs in the slots: variables are assigned (O(1), no copy). */
+function store(
+  program: ElementwiseProgram,
+  slots: Record<string, tf.Tensor>,
+  outputs: Record<string, tf.Tensor>,
+) {
+  for (const name of program.outputs) {
+    if (outputs[name] !== slots[name]) ops.assign(slots[name], outputs[name]);
+  }
+}
+
+/** Runs programs as fused kernels where the backend has them, else as op chains. */
+const runner =
+  (fused: boolean): RunProgram =>
+  (program, slots, scalars) => {
+    const kernel = fused ? fusedKernel(program, scalars) : null;
+    store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
+  };
+
+/**
+ * The core {@link Backend} over tfjs, per parameter: every run over a parameter group happens
+ * inside one `tf.tidy`, as one fused kernel per variable (cpu: the core's JavaScript loop; wasm:
+ * the core's SIMD kernel in tfjs's heap; webgl: shaders from the core's expressions) or as the
+ * program's op chain elsewhere. Outputs are assigned to the existing variables, so parameters keep
+ * their identity.
+ */
+export function tfjsBackend(options: TfjsBackendOptions = {}): Backend<tf.Tensor> {
+  const {
+    kernels = 'fused',
+    checks = new FiniteChecks(undefined, () => 'ScheduleFree'),
+    groupRunner,
+  } = options;
+  const run = runner(kernels === 'fused');
+  return {
+    specVersion: BACKEND_SPEC_VERSION,
+    get name() {
+      return `tfjs-${tf.getBackend()}`;
     },
+    storage: tfjsStorage(checks),
+    execution: {
+      run(request) {
+        tf.tidy(() => {
+          if (groupRunner?.(request, run)) return;
+          const { program, scalars } = request;
+          // One kernel lookup for the whole group: every member runs the same program and scalars.
+          const kernel = kernels === 'fused' ? fusedKernel(program, scalars) : null;
+          for (const { slots } of request.members)
+            store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
+        });
+      },
+    },
+    capabilities: { layout: 'per-parameter', dtype: 'float32' },
   };
 }

@@ -1,17 +1,5 @@
-import {
-  AdamWScheduleFreeAlgorithm,
-  type AdamWScheduleFreeOptions,
-  AdamWScheduleFreePaperAlgorithm,
-  type AdamWScheduleFreePaperOptions,
-  AdamWScheduleFreeReferenceAlgorithm,
-  type AdamWScheduleFreeReferenceOptions,
-  RAdamScheduleFreeAlgorithm,
-  type RAdamScheduleFreeOptions,
-  SGDScheduleFreeAlgorithm,
-  type SGDScheduleFreeOptions,
-  SGDScheduleFreeReferenceAlgorithm,
-} from '@schedulefree/core';
-import * as tf from '@tensorflow/tfjs';
+import type * as core from '@schedulefree/core';
+import { scheduleFreeAlgorithms as algorithms } from '@schedulefree/core';
 import { ScheduleFreeTfjsOptimizer } from './optimizer.js';
 import type { TfjsOptimizerOptions } from './options.js';
 
@@ -20,12 +8,12 @@ import type { TfjsOptimizerOptions } from './options.js';
  * Defaults: `lr` 1, `momentum` 0.9, no weight decay or warmup. SF learning rates are typically
  * 10–50× those of plain SGD.
  */
-export class SGDScheduleFree extends ScheduleFreeTfjsOptimizer<SGDScheduleFreeOptions> {
+export class SGDScheduleFree extends ScheduleFreeTfjsOptimizer<core.SGDScheduleFreeOptions> {
   static get className(): string {
     return 'SGDScheduleFree';
   }
-  constructor(options?: TfjsOptimizerOptions<SGDScheduleFreeOptions>) {
-    super(SGDScheduleFreeAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.SGDScheduleFreeOptions>) {
+    super(algorithms.SGDScheduleFree, options);
   }
 }
 
@@ -34,12 +22,12 @@ export class SGDScheduleFree extends ScheduleFreeTfjsOptimizer<SGDScheduleFreeOp
  * denominator, weight decay at y, optional `innerMomentum`. Defaults: `lr` 0.0025, `betas`
  * [0.9, 0.999], `eps` 1e-8. SF learning rates are typically 1–10× those of AdamW.
  */
-export class AdamWScheduleFree extends ScheduleFreeTfjsOptimizer<AdamWScheduleFreeOptions> {
+export class AdamWScheduleFree extends ScheduleFreeTfjsOptimizer<core.AdamWScheduleFreeOptions> {
   static get className(): string {
     return 'AdamWScheduleFree';
   }
-  constructor(options?: TfjsOptimizerOptions<AdamWScheduleFreeOptions>) {
-    super(AdamWScheduleFreeAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.AdamWScheduleFreeOptions>) {
+    super(algorithms.AdamWScheduleFree, options);
   }
 }
 
@@ -47,12 +35,12 @@ export class AdamWScheduleFree extends ScheduleFreeTfjsOptimizer<AdamWScheduleFr
  * Schedule-Free AdamW as in the paper's experiments (`AdamWScheduleFreePaper`): `sqrt(1 − β2^t)`
  * folded into the learning rate, hence into the averaging weights and the decay.
  */
-export class AdamWScheduleFreePaper extends ScheduleFreeTfjsOptimizer<AdamWScheduleFreePaperOptions> {
+export class AdamWScheduleFreePaper extends ScheduleFreeTfjsOptimizer<core.AdamWScheduleFreePaperOptions> {
   static get className(): string {
     return 'AdamWScheduleFreePaper';
   }
-  constructor(options?: TfjsOptimizerOptions<AdamWScheduleFreePaperOptions>) {
-    super(AdamWScheduleFreePaperAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.AdamWScheduleFreePaperOptions>) {
+    super(algorithms.AdamWScheduleFreePaper, options);
   }
 }
 
@@ -60,55 +48,44 @@ export class AdamWScheduleFreePaper extends ScheduleFreeTfjsOptimizer<AdamWSched
  * Schedule-Free RAdam (`RAdamScheduleFree`): the rectified learning rate replaces warmup; with
  * `silentSgdPhase` (default) the variables do not move during the first steps.
  */
-export class RAdamScheduleFree extends ScheduleFreeTfjsOptimizer<RAdamScheduleFreeOptions> {
+export class RAdamScheduleFree extends ScheduleFreeTfjsOptimizer<core.RAdamScheduleFreeOptions> {
   static get className(): string {
     return 'RAdamScheduleFree';
   }
-  constructor(options?: TfjsOptimizerOptions<RAdamScheduleFreeOptions>) {
-    super(RAdamScheduleFreeAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.RAdamScheduleFreeOptions>) {
+    super(algorithms.RAdamScheduleFree, options);
   }
 }
 
 /** Schedule-Free SGD keeping x, y and z (exact mode switches, three extra buffers), for research. */
-export class SGDScheduleFreeReference extends ScheduleFreeTfjsOptimizer<SGDScheduleFreeOptions> {
+export class SGDScheduleFreeReference extends ScheduleFreeTfjsOptimizer<core.SGDScheduleFreeOptions> {
   static get className(): string {
     return 'SGDScheduleFreeReference';
   }
-  constructor(options?: TfjsOptimizerOptions<SGDScheduleFreeOptions>) {
-    super(SGDScheduleFreeReferenceAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.SGDScheduleFreeOptions>) {
+    super(algorithms.SGDScheduleFreeReference, options);
   }
 }
 
 /** Schedule-Free AdamW keeping x, y and z, with `decayAtZ` and `innerMomentum`, for research. */
-export class AdamWScheduleFreeReference extends ScheduleFreeTfjsOptimizer<AdamWScheduleFreeReferenceOptions> {
+export class AdamWScheduleFreeReference extends ScheduleFreeTfjsOptimizer<core.AdamWScheduleFreeReferenceOptions> {
   static get className(): string {
     return 'AdamWScheduleFreeReference';
   }
-  constructor(options?: TfjsOptimizerOptions<AdamWScheduleFreeReferenceOptions>) {
-    super(AdamWScheduleFreeReferenceAlgorithm, options);
+  constructor(options?: TfjsOptimizerOptions<core.AdamWScheduleFreeReferenceOptions>) {
+    super(algorithms.AdamWScheduleFreeReference, options);
   }
 }
 
-for (const cls of [
-  SGDScheduleFree,
-  AdamWScheduleFree,
-  AdamWScheduleFreePaper,
-  RAdamScheduleFree,
-  SGDScheduleFreeReference,
-  AdamWScheduleFreeReference,
-]) {
-  tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.Optimizer>);
-}
-
 /** `new SGDScheduleFree(options)`, in the style of `tf.train.sgd`. */
-export const sgdScheduleFree = (options?: TfjsOptimizerOptions<SGDScheduleFreeOptions>) =>
+export const sgdScheduleFree = (options?: TfjsOptimizerOptions<core.SGDScheduleFreeOptions>) =>
   new SGDScheduleFree(options);
 /** `new AdamWScheduleFree(options)`, in the style of `tf.train.adam`. */
-export const adamwScheduleFree = (options?: TfjsOptimizerOptions<AdamWScheduleFreeOptions>) =>
+export const adamwScheduleFree = (options?: TfjsOptimizerOptions<core.AdamWScheduleFreeOptions>) =>
   new AdamWScheduleFree(options);
 /** `new AdamWScheduleFreePaper(options)`. */
-export const adamwScheduleFreePaper = (options?: TfjsOptimizerOptions<AdamWScheduleFreePaperOptions>) =>
+export const adamwScheduleFreePaper = (options?: TfjsOptimizerOptions<core.AdamWScheduleFreePaperOptions>) =>
   new AdamWScheduleFreePaper(options);
 /** `new RAdamScheduleFree(options)`. */
-export const radamScheduleFree = (options?: TfjsOptimizerOptions<RAdamScheduleFreeOptions>) =>
+export const radamScheduleFree = (options?: TfjsOptimizerOptions<core.RAdamScheduleFreeOptions>) =>
   new RAdamScheduleFree(options);

@@ -1,13 +1,9 @@
 import type { Algorithm } from '@schedulefree/core';
 import {
-  AdagradAlgorithm,
-  AdamAlgorithm,
-  AdamWAlgorithm,
   type BaseAlgorithm,
-  RMSpropAlgorithm,
+  baseAlgorithms,
   ScheduleFreeWrapperAlgorithm,
   ScheduleFreeWrapperReferenceAlgorithm,
-  SGDAlgorithm,
 } from '@schedulefree/wrapper';
 import * as tf from '@tensorflow/tfjs';
 
@@ -34,21 +30,13 @@ export function tfBaseFor(base: BaseSpec): tf.Optimizer | null {
   return plain ? tf.train.sgd(lr) : null;
 }
 
-const bases: Record<string, BaseAlgorithm<{ lr: number }>> = {
-  SGD: SGDAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  Adam: AdamAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  AdamW: AdamWAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  RMSprop: RMSpropAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-  Adagrad: AdagradAlgorithm as unknown as BaseAlgorithm<{ lr: number }>,
-};
-
 /** The fused wrapper algorithm of `@schedulefree/wrapper` for a wrapper case (any base it knows). */
 export function algorithmWrapperFor(spec: {
   optimizer: string;
   options: Record<string, unknown>;
   base?: BaseSpec;
 }): Algorithm<object> {
-  const base = spec.base && bases[spec.base.type];
+  const base = spec.base && (baseAlgorithms as Record<string, BaseAlgorithm<{ lr: number }>>)[spec.base.type];
   if (!base) throw new Error(`unknown base optimizer ${JSON.stringify(spec.base?.type)}`);
   const make =
     spec.optimizer === 'ScheduleFreeWrapperReference'

@@ -6,23 +6,14 @@
  * without synchronous reads (webgpu). Values are always read back asynchronously.
  * @packageDocumentation
  */
+
 import type { CaseSpec, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
+import { type Algorithm, scheduleFreeAlgorithms } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelMode } from './backend.js';
-import {
-  AdamWScheduleFree,
-  AdamWScheduleFreeReference,
-  RAdamScheduleFree,
-  SGDScheduleFree,
-} from './classes.js';
 import { algorithmWrapperFor, tfBaseFor } from './conformance-bases.js';
-import {
-  AdamWScheduleFreePaper,
-  ScheduleFreeTfjsOptimizer,
-  ScheduleFreeWrapper,
-  SGDScheduleFreeReference,
-} from './index.js';
-import { syncReadAvailable } from './ops.js';
+import { syncReadAvailable } from './finite.js';
+import { ScheduleFreeTfjsOptimizer, ScheduleFreeWrapper } from './index.js';
 
 type Nested = number | Nested[];
 
@@ -31,19 +22,14 @@ function shapeOf(value: Nested): number[] {
 }
 const flat = (value: Nested): number[] => (Array.isArray(value) ? value.flatMap(flat) : [value]);
 
-type Ctor = new (options: Record<string, unknown>) => ScheduleFreeTfjsOptimizer<object>;
-const classes: Record<string, Ctor> = {
-  SGDScheduleFree: SGDScheduleFree as unknown as Ctor,
-  SGDScheduleFreeReference: SGDScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFree: AdamWScheduleFree as unknown as Ctor,
-  AdamWScheduleFreeReference: AdamWScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFreePaper: AdamWScheduleFreePaper as unknown as Ctor,
-  RAdamScheduleFree: RAdamScheduleFree as unknown as Ctor,
-  // The closure form of a tfjs optimizer is minimize() in eval mode.
-  SGDScheduleFreeClosure: SGDScheduleFree as unknown as Ctor,
-  AdamWScheduleFreeClosure: AdamWScheduleFree as unknown as Ctor,
-  RAdamScheduleFreeClosure: RAdamScheduleFree as unknown as Ctor,
-};
+/**
+ * The algorithm of a Schedule-Free class (each tfjs class is the generic optimizer over it). The
+ * closure form of a tfjs optimizer is `minimize()` in eval mode: `XClosure` runs class X.
+ */
+function algorithmFor(name: string): Algorithm<object> | undefined {
+  const algorithms = scheduleFreeAlgorithms as Record<string, Algorithm<object>>;
+  return algorithms[name.replace(/Closure$/, '')];
+}
 
 let uid = 0;
 
@@ -79,9 +65,13 @@ function buildOptimizer(
       ...(groups ? { paramGroups: groups } : {}),
     });
   }
-  const Cls = classes[spec.optimizer];
-  if (!Cls) throw new Error(`${spec.optimizer} is not available on tfjs`);
-  return new Cls({ ...spec.options, kernels, ...(groups ? { paramGroups: groups } : {}) });
+  const algorithm = algorithmFor(spec.optimizer);
+  if (!algorithm) throw new Error(`${spec.optimizer} is not available on tfjs`);
+  return new ScheduleFreeTfjsOptimizer(algorithm, {
+    ...spec.options,
+    kernels,
+    ...(groups ? { paramGroups: groups } : {}),
+  });
 }
 
 /**

@@ -16,7 +16,13 @@ export {
   type SGDScheduleFreeOptions,
   type StateDict,
 } from '@schedulefree/core';
-export { type KernelMode, tfjsBackend } from './backend.js';
+export {
+  type GroupRunner,
+  type KernelMode,
+  type RunProgram,
+  type TfjsBackendOptions,
+  tfjsBackend,
+} from './backend.js';
 export {
   type BatchNormOptions,
   type EvalParamsRunner,
@@ -29,6 +35,7 @@ export {
   scheduleFreeCallback,
 } from './callbacks.js';
 export * from './classes.js';
+export { FiniteChecks } from './finite.js';
 export { TfjsOps } from './ops.js';
 export { ScheduleFreeTfjsOptimizer } from './optimizer.js';
 export type {
@@ -37,7 +44,8 @@ export type {
   TfjsOptimizerOptions,
   VariableSelector,
 } from './options.js';
-export type { NamedTensor } from './serialization.js';
+export { registerOptimizers } from './register.js';
+export type { NamedTensor } from './saving.js';
 export type { GradientsInput, ModelLike } from './variables.js';
 export {
   baseLearningRate,
@@ -50,8 +58,9 @@ export {
 import { adamwScheduleFree, adamwScheduleFreePaper, radamScheduleFree, sgdScheduleFree } from './classes.js';
 import { scheduleFreeWrapper } from './wrapper.js';
 
+// Pure, so that importing one class does not keep every class.
 /** The factories, grouped like `tf.train`: `train.adamwScheduleFree({ lr: 3e-3 })`. */
-export const train = Object.freeze({
+export const train = /* @__PURE__ */ Object.freeze({
   sgdScheduleFree,
   adamwScheduleFree,
   adamwScheduleFreePaper,

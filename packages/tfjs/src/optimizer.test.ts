@@ -369,6 +369,33 @@ describe('getWeights and setWeights', () => {
     expect(opt.groupState()).toEqual(afterCounters);
   });
 
+  it('a damaged state (NaN in a state tensor) is refused by setWeights, changing nothing', async () => {
+    const q = setup(24);
+    const opt = new AdamWScheduleFree({ lr: 0.05 });
+    const fresh = new AdamWScheduleFree({ lr: 0.05 });
+    cleanups.push(
+      () => opt.dispose(),
+      () => fresh.dispose(),
+    );
+    for (let i = 0; i < 2; i++) opt.minimize(q.loss);
+    const saved = await opt.getWeights();
+    const nan = tf.fill(saved[2].tensor.shape, Number.NaN);
+    cleanups.push(() => nan.dispose());
+    const damaged = saved.map((w, i) => (i === 2 ? { name: w.name, tensor: nan } : w));
+    const before = { values: q.read(), state: opt.stateDict() };
+    for (const target of [opt, fresh]) {
+      let caught: unknown;
+      await target.setWeights(damaged).catch((error: unknown) => {
+        caught = error;
+      });
+      expect((caught as ScheduleFreeError).code).toBe('STATE_MISMATCH');
+      expect((caught as Error).message).toMatch(new RegExp(`damaged: "${saved[2].name}" contains NaN`));
+    }
+    expect(sameBits(q.read(), before.values)).toBe(true);
+    expect(opt.stateDict()).toEqual(before.state);
+    expect(fresh.groupState().k).toBe(0);
+  });
+
   it('a fresh optimizer saves its mode, and loading it gives a fresh optimizer in that mode', async () => {
     const opt = new SGDScheduleFree().train();
     const other = new SGDScheduleFree();

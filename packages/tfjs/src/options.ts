@@ -1,14 +1,12 @@
-import { type Algorithm, check } from '@schedulefree/core';
+import { type Algorithm, check, type EngineOptions, splitEngineOptions } from '@schedulefree/core';
 import type * as tf from '@tensorflow/tfjs';
 import type { KernelMode } from './backend.js';
 
-/** Options of the optimizer object itself, on top of the algorithm's hyperparameters. */
-export interface TfjsEngineOptions {
-  /**
-   * What a NaN or ±Infinity in a gradient does: `'throw'` (default) raises `NON_FINITE_GRAD` and
-   * changes nothing; `'skip'` skips the whole step.
-   */
-  nonFiniteGrads?: 'throw' | 'skip';
+/**
+ * Options of the optimizer object itself, on top of the algorithm's hyperparameters: the engine's
+ * (`nonFiniteGrads`, `omittedGrads`) and these.
+ */
+export interface TfjsEngineOptions extends EngineOptions {
   /**
    * Check every gradient for NaN/Infinity before anything changes. On cpu and wasm the check is one
    * pass over host memory; on webgl it is one reduction and one GPU→CPU read per step for all
@@ -49,8 +47,7 @@ export type TfjsOptimizerOptions<O> = Partial<O> &
 export interface ParsedOptions<O> {
   /** Top-level hyperparameters with defaults filled in. */
   config: O;
-  engine: {
-    nonFiniteGrads: 'throw' | 'skip';
+  engine: Required<EngineOptions> & {
     /** `undefined`: check where a synchronous check is possible (see {@link TfjsEngineOptions.checkFinite}). */
     checkFinite: boolean | undefined;
     kernels: KernelMode;
@@ -64,25 +61,13 @@ export function parseOptions<O extends object>(
   options: TfjsOptimizerOptions<O> | undefined,
 ): ParsedOptions<O> {
   const where = algorithm.name;
-  const given = options ?? {};
-  check(
-    typeof given === 'object' && !Array.isArray(given),
-    'INVALID_OPTION',
-    () => `${where}: options must be an object such as { lr: 0.01 }.`,
-  );
+  const { engine, rest: given } = splitEngineOptions(options, where);
   const {
-    nonFiniteGrads = 'throw',
     checkFinite,
     kernels = 'fused',
     paramGroups = [],
     ...rest
-  } = given as TfjsOptimizerOptions<O> & Record<string, unknown>;
-  check(
-    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
-    'INVALID_OPTION',
-    () =>
-      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
-  );
+  } = given as Omit<TfjsOptimizerOptions<O>, keyof EngineOptions> & Record<string, unknown>;
   check(
     checkFinite === undefined || typeof checkFinite === 'boolean',
     'INVALID_OPTION',
@@ -110,7 +95,7 @@ export function parseOptions<O extends object>(
     const { params: _params, ...overrides } = group as ParamGroupSpec<O> & Record<string, unknown>;
     algorithm.validate({ ...config, ...withoutUndefined(overrides) }, `${where} (paramGroups[${gi}])`);
   });
-  return { config, engine: { nonFiniteGrads, checkFinite, kernels }, groups: paramGroups };
+  return { config, engine: { ...engine, checkFinite, kernels }, groups: paramGroups };
 }
 
 function withoutUndefined(record: Record<string, unknown>): Record<string, unknown> {

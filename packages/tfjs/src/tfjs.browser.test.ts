@@ -1,12 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tfjsReplayBackend } from './conformance.js';
+import { FiniteChecks, resetUncheckedWarning } from './finite.js';
 import { AdamWScheduleFree, ScheduleFreeError, ScheduleFreeWrapper, SGDScheduleFree } from './index.js';
 import { fusedKernelKind } from './kernels/fused.js';
 import { webgpuFiniteMask } from './kernels/webgpu.js';
-import { TfjsOps } from './ops.js';
-import { resetUncheckedWarning } from './optimizer.js';
 import { expectCheckedAsyncSteps } from './test-support/async-steps.js';
+import {
+  expectCallsBeforeDisposeComplete,
+  expectCallsWaitForPendingClosureStep,
+  expectClosureOptionsChecked,
+  expectGradientsCapturedAtCall,
+  expectUnawaitedStepsInOrder,
+} from './test-support/call-order.js';
 import { defineTfjsConformance } from './test-support/conformance-suite.js';
 import { checkFusedKernels } from './test-support/kernel-cases.js';
 
@@ -117,6 +123,15 @@ describe('tfjs in the browser: webgl', () => {
     await tf.setBackend('webgl');
     await expectCheckedAsyncSteps();
   });
+
+  it('the asynchronous steps take effect in call order, as the engine promises every adapter', async () => {
+    await tf.setBackend('webgl');
+    await expectUnawaitedStepsInOrder();
+    await expectGradientsCapturedAtCall();
+    await expectCallsWaitForPendingClosureStep();
+    await expectCallsBeforeDisposeComplete();
+    await expectClosureOptionsChecked(true);
+  });
 });
 
 defineTfjsConformance(tfjsReplayBackend('webgl'), 9, 3);
@@ -160,7 +175,7 @@ describe('tfjs in the browser: webgpu', () => {
 
   it('the finite mask tests bit patterns: NaN and ±Infinity anywhere, every finite value passes', async () => {
     await use();
-    const ops = new TfjsOps();
+    const checks = new FiniteChecks(true, () => 'test');
     for (const n of [1, 7, 1003, 70_000]) {
       const base = Float32Array.from({ length: n }, (_, i) =>
         i % 3 === 0 ? -3.4e38 : i % 3 === 1 ? 1e-45 : i,
@@ -180,8 +195,9 @@ describe('tfjs in the browser: webgpu', () => {
           const flags = await values(m);
           expect(flags[at]).toBe(0);
           expect(flags.filter((v) => v === 0).length).toBe(1);
-          const verdicts = await ops.checkFiniteAsync([ok, t]);
-          expect([verdicts.get(ok), verdicts.get(t)]).toEqual([true, false]);
+          // What an asynchronous step asks: both answered by one asynchronous read.
+          const verdicts = await Promise.all([checks.allFinite(ok), checks.allFinite(t)]);
+          expect(verdicts).toEqual([true, false]);
           tf.dispose([t, m]);
         }
       }
@@ -245,6 +261,15 @@ describe('tfjs in the browser: webgpu', () => {
   it('the asynchronous steps check exactly: NaN/Infinity throw or skip with nothing changed, and finite steps equal the synchronous ones', async () => {
     await use();
     await expectCheckedAsyncSteps();
+  });
+
+  it('the asynchronous steps take effect in call order, as the engine promises every adapter', async () => {
+    await use();
+    await expectUnawaitedStepsInOrder();
+    await expectGradientsCapturedAtCall();
+    await expectCallsWaitForPendingClosureStep();
+    await expectCallsBeforeDisposeComplete();
+    await expectClosureOptionsChecked(false);
   });
 
   it('stateDict() refuses to read synchronously; stateDictAsync() round-trips through loadStateDict', async () => {

@@ -1,6 +1,6 @@
 import { check, ScheduleFreeError } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
-import type { NamedTensor } from './serialization.js';
+import type { NamedTensor } from './saving.js';
 
 /** What `applyGradients` accepts, as in tfjs: a map from variable name to gradient, or a list. */
 export type GradientsInput = tf.NamedTensorMap | ReadonlyArray<NamedTensor>;
@@ -74,4 +74,14 @@ export function variablesOf(target: readonly tf.Variable[] | ModelLike, where: s
     );
   }
   return [...(list as tf.Variable[])];
+}
+
+/** The variables of a step, in `varList` order when given, else in the order of the gradients. */
+export function orderedVariables(
+  grads: Readonly<Record<string, tf.Tensor>>,
+  varList: readonly tf.Variable[] | undefined,
+  where: string,
+): tf.Variable[] {
+  if (varList) return varList.filter((v) => grads[v.name] != null);
+  return lookupVariables(Object.keys(grads), where);
 }

@@ -129,6 +129,36 @@ describe('ScheduleFreeWrapper around tf optimizers', () => {
     expect(opt.groupState()).toMatchObject({ k: 2, lrMax: 0.4, scheduledLr: 0.4 });
   });
 
+  it('un-awaited asynchronous steps use the base learning rate set before each call, bit for bit', async () => {
+    const run = async (how: 'awaited' | 'unawaited' | 'last-lr') => {
+      const q = quadratic(16);
+      const opt = new ScheduleFreeWrapper(tf.train.adam(0.1, 0, 0.999), { weightDecayAtY: 0.01 }).train();
+      const grads = [0, 1, 2].map(() => q.grads());
+      const lrs = [0.1, 0.02, 0.3];
+      if (how === 'awaited') {
+        for (const [i, lr] of lrs.entries()) {
+          opt.setLearningRate(lr);
+          await opt.applyGradientsAsync(grads[i]);
+        }
+      } else {
+        const calls = lrs.map((lr, i) => {
+          opt.setLearningRate(how === 'last-lr' ? 0.3 : lr);
+          return opt.applyGradientsAsync(grads[i]);
+        });
+        await Promise.all(calls);
+      }
+      const result = { values: q.read(), counters: opt.groupState(), lr: opt.learningRate };
+      opt.dispose();
+      tf.dispose(grads.flatMap(Object.values));
+      q.dispose();
+      return result;
+    };
+    const awaited = await run('awaited');
+    expect(awaited.lr).toBe(0.3);
+    expect(await run('unawaited')).toEqual(awaited);
+    expect((await run('last-lr')).values).not.toEqual(awaited.values);
+  });
+
   it('rejects a non-optimizer base, unsupported options and invalid momentum by name', () => {
     const fail = (fn: () => unknown, pattern: RegExp) => {
       expect(fn).toThrow(ScheduleFreeError);

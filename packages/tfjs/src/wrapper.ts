@@ -1,66 +1,25 @@
 import {
   type Algorithm,
   advanceSchedule,
-  type Counters,
   check,
-  inRange,
+  composePrograms,
+  defineProgram,
+  initialCounters,
   lerpToZProgram,
-  nonNegative,
-  type OptionSchema,
+  type Operation,
   type ScheduleCounters,
   ScheduleFreeError,
   validateOptions,
 } from '@schedulefree/core';
+import { type ScheduleFreeWrapperOptions, wrapperDefaults, wrapperSchema } from '@schedulefree/wrapper';
 import * as tf from '@tensorflow/tfjs';
-import { TfjsEngine } from './engine.js';
+import type { GroupRunner } from './backend.js';
+import { TfjsOps } from './ops.js';
 import { ScheduleFreeTfjsOptimizer } from './optimizer.js';
 import type { TfjsEngineOptions } from './options.js';
-import type { NamedTensor } from './serialization.js';
+import type { NamedTensor } from './saving.js';
 
-/** Options of {@link ScheduleFreeWrapper}, as in the reference package's `ScheduleFreeWrapper`. */
-export interface ScheduleFreeWrapperOptions {
-  /** Interpolation β: y = β·x + (1−β)·z (default 0.9). */
-  momentum: number;
-  /** Weight decay computed at y and applied to z, scaled by the base's learning rate (default 0). */
-  weightDecayAtY: number;
-  /** Exponent r of the polynomial averaging weight `(k+1)^r` (default 0). */
-  r: number;
-  /** Exponent of the running max learning rate in the averaging weight (default 2). */
-  weightLrPower: number;
-}
-
-const DEFAULTS: ScheduleFreeWrapperOptions = { momentum: 0.9, weightDecayAtY: 0, r: 0, weightLrPower: 2 };
-
-const SCHEMA: OptionSchema<ScheduleFreeWrapperOptions> = {
-  momentum: [
-    inRange(0, 1, { lo: true, hi: true }),
-    'β interpolates y between x and z; typical values are 0.9…0.98.',
-  ],
-  weightDecayAtY: [nonNegative, 'Pass a decay ≥ 0 (0 disables it).'],
-  r: [nonNegative, 'Pass r ≥ 0 (0: uniform averaging).'],
-  weightLrPower: [nonNegative, 'Pass a power ≥ 0 (default 2).'],
-};
-
-/**
- * The wrapper's state layout and mode switches as a core Algorithm. Its step is not an elementwise
- * program (the base optimizer is opaque), so {@link WrapperEngine} runs it instead of `planStep`.
- */
-const wrapperAlgorithm: Algorithm<ScheduleFreeWrapperOptions> = Object.freeze({
-  name: 'ScheduleFreeWrapper',
-  kind: 'fused' as const,
-  defaults: Object.freeze({ ...DEFAULTS }),
-  validate: (options: Readonly<Record<string, unknown>>, where: string) =>
-    validateOptions(where, SCHEMA, options),
-  slots: () => [{ name: 'z', init: 'clone' as const }],
-  initialCounters: () => ({ k: 0, lrMax: 0, weightSum: 0, scheduledLr: 0 }),
-  planStep(): never {
-    throw new Error('ScheduleFreeWrapper steps through its base optimizer, not a program');
-  },
-  moveTo: (o: ScheduleFreeWrapperOptions, target: 'x' | 'y') => ({
-    program: lerpToZProgram,
-    scalars: { w: target === 'x' ? 1 - 1 / o.momentum : 1 - o.momentum },
-  }),
-});
+export type { ScheduleFreeWrapperOptions } from '@schedulefree/wrapper';
 
 /** The learning rate a tfjs optimizer will use now, from its config. */
 export function baseLearningRate(base: tf.Optimizer): number {
@@ -74,68 +33,112 @@ export function baseLearningRate(base: tf.Optimizer): number {
   return lr;
 }
 
-/**
- * The engine of the wrapper: the variables hold y; a step decays z at y, moves the variables to x
- * and swaps in z (pointer assignments, exact), lets the base optimizer step z with the gradient
- * taken at y, then averages: x ← lerp(x, z, c), y ← lerp(x, z, 1 − β).
- */
-class WrapperEngine extends TfjsEngine<ScheduleFreeWrapperOptions> {
-  base!: tf.Optimizer;
+function setBaseLearningRate(base: tf.Optimizer, lr: number): void {
+  const target = base as unknown as { setLearningRate?: (v: number) => void; learningRate?: number };
+  if (typeof target.setLearningRate === 'function') target.setLearningRate(lr);
+  else if (typeof target.learningRate === 'number') target.learningRate = lr;
+  else {
+    throw new ScheduleFreeError(
+      'UNSUPPORTED',
+      `ScheduleFreeWrapper.setLearningRate: ${base.getClassName()} has no learning rate to set.`,
+    );
+  }
+}
 
-  protected override applyStep(grads: Readonly<Record<string, tf.Tensor>>): void {
-    const o = this.paramGroups[0];
-    const beta = o.momentum;
-    if (!this.initialized[0]) this.initState(0);
-    const entries = this.entries;
-    const params = entries.map((e) => e.slots.param as tf.Variable);
-    const before = params.map((p) => tf.keep(tf.clone(p)));
-    let counters: Counters;
+const SCHEDULE = ['k', 'lrMax', 'weightSum', 'scheduledLr'] as const;
+
+/**
+ * The wrapper's step as the engine sees it: the slots it reads and writes, and, as scalars, the
+ * options and counters it was planned with. It is not an elementwise program (the base optimizer is
+ * opaque); the backend hands it to {@link wrapperRunner}. Its body only declares the slots.
+ */
+const wrapperStep = /* @__PURE__ */ defineProgram({
+  key: 'sf-tfjs-wrapper-step',
+  inputs: ['param', 'grad', 'z'],
+  scalars: ['momentum', 'weightDecayAtY', 'r', 'weightLrPower', 'k', 'lrMax', 'weightSum', 'scheduledLr'],
+  outputs: ['param', 'z'],
+  body: (_ops, t) => ({ param: t.param, z: t.z }),
+});
+
+/** The eval-mode step: the wrapper's step, then the move to x (`composeRuns` in the engine). */
+const wrapperStepToX = /* @__PURE__ */ composePrograms(wrapperStep, lerpToZProgram);
+
+/**
+ * The wrapper's options, state layout and mode switches as a core Algorithm over the base
+ * optimizer. The averaging weight uses the base's learning rate after its step, so the counters of
+ * a planned step are computed when the engine commits them, right after the run.
+ */
+function wrapperAlgorithm(base: tf.Optimizer): Algorithm<ScheduleFreeWrapperOptions> {
+  return Object.freeze({
+    name: 'ScheduleFreeWrapper',
+    kind: 'fused' as const,
+    defaults: wrapperDefaults,
+    validate: (options: Readonly<Record<string, unknown>>, where: string) =>
+      validateOptions(where, wrapperSchema(false), options),
+    slots: () => [{ name: 'z', init: 'clone' as const }],
+    initialCounters: () => ({ ...initialCounters }),
+    planStep: (o: ScheduleFreeWrapperOptions, counters: Readonly<Record<string, number>>) => ({
+      program: wrapperStep,
+      scalars: { ...o, ...counters },
+      get counters() {
+        return advanceSchedule(counters as ScheduleCounters, baseLearningRate(base), o.r, o.weightLrPower)
+          .counters;
+      },
+    }),
+    moveTo: (o: ScheduleFreeWrapperOptions, target: 'x' | 'y') => ({
+      program: lerpToZProgram,
+      scalars: { w: target === 'x' ? 1 - 1 / o.momentum : 1 - o.momentum },
+    }),
+  });
+}
+
+// Module-level values are marked pure so that bundlers leave the wrapper out when it is not used.
+const ops = /* @__PURE__ */ new TfjsOps();
+
+/**
+ * Runs the wrapper's step over a group: decays z at y, moves the variables to x and swaps in z
+ * (pointer assignments, exact), lets the base optimizer step z with the gradient taken at y, then
+ * averages: x ← lerp(x, z, c), y ← lerp(x, z, 1 − β); in eval mode the variables then move to x.
+ * On an error the variables are put back as they were.
+ */
+function wrapperRunner(base: tf.Optimizer): GroupRunner {
+  return ({ program, scalars: s, members }, run) => {
+    if (program !== wrapperStep && program !== wrapperStepToX) return false;
+    const beta = s.momentum;
+    const ys = members.map((m) => m.slots.param as tf.Variable);
+    const backups = ys.map((y) => tf.keep(tf.clone(y)));
     try {
-      tf.tidy(() => {
-        const lr = baseLearningRate(this.base);
-        const decay = lr * o.weightDecayAtY;
-        const xs = entries.map((e, i) => {
-          const y = params[i];
-          const z = decay !== 0 ? tf.sub(e.slots.z, tf.mul(y, decay)) : e.slots.z;
-          // Shrinking y as well keeps x = (y − (1−β)z)/β unchanged while z is decayed at y.
-          const yDecayed = decay !== 0 ? tf.sub(y, tf.mul(y, decay * (1 - beta))) : y;
-          const x = this.ops.lerp(yDecayed, z, 1 - 1 / beta);
-          y.assign(z);
-          return x;
-        });
-        // The base sees z in the variables and the gradient taken at y; its state is by position.
-        this.base.applyGradients(entries.map((e) => ({ name: e.name, tensor: grads[e.name] })));
-        const step = advanceSchedule(
-          this.counters[0] as unknown as ScheduleCounters,
-          baseLearningRate(this.base),
-          o.r,
-          o.weightLrPower,
-        );
-        counters = step.counters;
-        entries.forEach((e, i) => {
-          const z = params[i];
-          const x = this.ops.lerp(xs[i], z, step.c);
-          (e.slots.z as tf.Variable).assign(z);
-          params[i].assign(this.ops.lerp(x, z, 1 - beta));
-        });
+      const decay = baseLearningRate(base) * s.weightDecayAtY;
+      const xs = members.map(({ slots }, i) => {
+        const y = ys[i];
+        const z = decay !== 0 ? tf.sub(slots.z, tf.mul(y, decay)) : slots.z;
+        // Shrinking y as well keeps x = (y − (1−β)z)/β unchanged while z is decayed at y.
+        const yDecayed = decay !== 0 ? tf.sub(y, tf.mul(y, decay * (1 - beta))) : y;
+        const x = ops.lerp(yDecayed, z, 1 - 1 / beta);
+        y.assign(z);
+        return x;
+      });
+      // The base sees z in the variables and the gradient taken at y; its state is by position.
+      base.applyGradients(members.map(({ slots }, i) => ({ name: ys[i].name, tensor: slots.grad })));
+      const counters = Object.fromEntries(SCHEDULE.map((k) => [k, s[k]])) as unknown as ScheduleCounters;
+      const { c } = advanceSchedule(counters, baseLearningRate(base), s.r, s.weightLrPower);
+      members.forEach(({ slots }, i) => {
+        const z = ys[i]; // holds the base's step of z
+        const x = ops.lerp(xs[i], z, c);
+        (slots.z as tf.Variable).assign(z);
+        ys[i].assign(ops.lerp(x, z, 1 - beta));
+        if (program === wrapperStepToX) run(lerpToZProgram, slots, { w: 1 - 1 / beta });
       });
     } catch (error) {
-      params.forEach((p, i) => {
-        p.assign(before[i]);
+      ys.forEach((y, i) => {
+        y.assign(backups[i]);
       });
       throw error;
     } finally {
-      tf.dispose(before);
+      tf.dispose(backups);
     }
-    this.counters[0] = counters!;
-  }
-
-  override stepFromYToX(grads: Readonly<Record<string, tf.Tensor>>, method: string): boolean {
-    if (!this.checkGrads(grads, method)) return false;
-    this.applyStep(grads);
-    this.moveAll('x');
     return true;
-  }
+  };
 }
 
 /** Options of {@link ScheduleFreeWrapper}: the wrapper's and the engine's (not parameter groups). */
@@ -149,6 +152,7 @@ export type ScheduleFreeWrapperInit = Partial<ScheduleFreeWrapperOptions> &
  * exactly as the other Schedule-Free optimizers of this package. The base's learning rate (read
  * after each step) drives the averaging weights; warm it up or decay it on the base if you like.
  * Turn the base's own momentum off (β1 = 0 for Adam): the wrapper's interpolation replaces it.
+ * Options and defaults are those of `@schedulefree/wrapper`'s wrapper.
  */
 export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeWrapperOptions> {
   static get className(): string {
@@ -171,7 +175,7 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
       'INVALID_OPTION',
       () => 'ScheduleFreeWrapper: options "paramGroups" and "kernels" are not supported by the wrapper.',
     );
-    super(wrapperAlgorithm, options);
+    super(wrapperAlgorithm(base), options);
     baseLearningRate(base);
     this.base = base;
   }
@@ -218,27 +222,36 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
       'INVALID_OPTION',
       () => `ScheduleFreeWrapper.setLearningRate: the learning rate must be a finite number ≥ 0, got ${lr}.`,
     );
-    const target = this.base as unknown as { setLearningRate?: (v: number) => void; learningRate?: number };
-    if (typeof target.setLearningRate === 'function') target.setLearningRate(lr);
-    else if (typeof target.learningRate === 'number') target.learningRate = lr;
-    else {
-      throw new ScheduleFreeError(
-        'UNSUPPORTED',
-        `ScheduleFreeWrapper.setLearningRate: ${this.base.getClassName()} has no learning rate to set.`,
-      );
-    }
+    setBaseLearningRate(this.base, lr);
   }
 
-  protected override createEngine(
-    groups: Array<{ params: Record<string, tf.Tensor> } & Partial<ScheduleFreeWrapperOptions>>,
-    options: Partial<ScheduleFreeWrapperOptions>,
-  ): TfjsEngine<ScheduleFreeWrapperOptions> {
-    const engine = new WrapperEngine(this.algorithm, this.backend, groups, {
-      ...options,
-      nonFiniteGrads: this.parsed.engine.nonFiniteGrads,
-    });
-    engine.base = this.base;
-    return engine;
+  /**
+   * A step uses the base's learning rate of the moment it is called, also when it takes effect
+   * later (asynchronous calls); afterwards the base keeps the rate set since, unless its own step
+   * changed it.
+   */
+  protected override stepOperation<R>(op: Operation<R>): Operation<R> {
+    const base = this.base;
+    return {
+      method: op.method,
+      prepare: (deferred) => {
+        const lr = baseLearningRate(base);
+        const work = op.prepare(deferred);
+        return function* () {
+          const current = baseLearningRate(base);
+          if (current !== lr) setBaseLearningRate(base, lr);
+          try {
+            return yield* work();
+          } finally {
+            if (current !== lr && baseLearningRate(base) === lr) setBaseLearningRate(base, current);
+          }
+        };
+      },
+    };
+  }
+
+  protected override groupRunner(): GroupRunner {
+    return wrapperRunner(this.base);
   }
 
   protected override async extraWeights(): Promise<NamedTensor[]> {
@@ -256,10 +269,8 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
     if (extra.length > 0) await this.base.setWeights(extra);
   }
 
-  /** Frees the wrapper's state and the base optimizer's. */
-  override dispose(): void {
-    if (this.isDisposed) return;
-    super.dispose();
+  /** Frees the base optimizer's state with the wrapper's. */
+  protected override released(): void {
     this.base.dispose();
   }
 }
@@ -267,7 +278,3 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
 /** `new ScheduleFreeWrapper(base, options)`, in the style of `tf.train`. */
 export const scheduleFreeWrapper = (base: tf.Optimizer, options?: ScheduleFreeWrapperInit) =>
   new ScheduleFreeWrapper(base, options);
-
-tf.serialization.registerClass(
-  ScheduleFreeWrapper as unknown as tf.serialization.SerializableConstructor<tf.Optimizer>,
-);

@@ -17,6 +17,7 @@ export {
   type ScheduleFreeWrapperOptions,
   scheduleFreeWrapperAlgorithm,
   wrapperDefaults,
+  wrapperSchema,
 } from './wrapper-algorithm.js';
 
 import type { BaseAlgorithm } from './base/types.js';

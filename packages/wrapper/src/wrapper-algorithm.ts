@@ -29,6 +29,7 @@ export interface ScheduleFreeWrapperOptions {
   weightLrPower: number;
 }
 
+/** The wrapper's defaults, shared by every adapter's wrapper. */
 export const wrapperDefaults: Readonly<ScheduleFreeWrapperOptions> = Object.freeze({
   momentum: 0.9,
   weightDecayAtY: 0,
@@ -36,7 +37,8 @@ export const wrapperDefaults: Readonly<ScheduleFreeWrapperOptions> = Object.free
   weightLrPower: 2,
 });
 
-const wrapperSchema = (reference: boolean): OptionSchema<ScheduleFreeWrapperOptions> => ({
+/** The wrapper's option schema (the reference variant also allows β = 0 and β = 1). For adapters. */
+export const wrapperSchema = (reference: boolean): OptionSchema<ScheduleFreeWrapperOptions> => ({
   momentum: [
     reference ? inRange(0, 1) : inRange(0, 1, { lo: true, hi: true }),
     'β interpolates y between x and z; typical values are 0.9…0.98.',

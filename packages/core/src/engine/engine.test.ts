@@ -448,3 +448,63 @@ describe('parameters without a gradient, parameter groups added later, and the l
     expect(still).toEqual(init());
   });
 });
+
+describe('operations named by the adapter', () => {
+  it('word their messages and their refusals with the adapter’s method name', async () => {
+    const { Engine } = await import('./engine.js');
+    const engine = new Engine({
+      algorithm: AdamWScheduleFreeAlgorithm,
+      backend: deferredBackend([]),
+      params: init(),
+      options: { lr: 0.1 },
+      name: 'Adapter',
+    });
+    const wrongMode = await rejection(
+      engine.later(engine.step(gradsAt(0), { method: 'applyGradientsAsync' })),
+    );
+    expect(wrongMode.message).toMatch(/^Adapter\.applyGradientsAsync\(\) was called in eval mode/);
+    await engine.later(engine.train());
+    const badGrads = await rejection(
+      engine.later(engine.step({ a: gradsAt(0).a }, { method: 'applyGradientsAsync' })),
+    );
+    expect(badGrads.message).toMatch(/^Adapter\.applyGradientsAsync: no gradient for parameter "b"/);
+    const pending = engine.later(engine.closureStep(() => gradsAt(1), 'minimizeAsync'));
+    expect(() => engine.now(engine.step(gradsAt(2), { method: 'applyGradients' }))).toThrow(
+      /Adapter\.applyGradients\(\) was called while minimizeAsync\(\) has not finished/,
+    );
+    await pending;
+    const inside = await rejection(
+      engine.later(
+        engine.closureStep(() => {
+          engine.now(engine.step(gradsAt(3), { method: 'applyGradients' }));
+          return gradsAt(3);
+        }, 'minimize'),
+      ),
+    );
+    expect(inside.message).toMatch(/inside the function passed to minimize\(closure\)/);
+    expect(engine.groupState().k).toBe(1);
+  });
+});
+
+describe('engine options', () => {
+  it('are split from the rest and checked, for adapters that take options before creating an engine', async () => {
+    const { splitEngineOptions } = await import('./engine.js');
+    expect(splitEngineOptions(undefined, 'X')).toEqual({
+      engine: { nonFiniteGrads: 'throw', omittedGrads: 'error' },
+      rest: {},
+    });
+    expect(
+      splitEngineOptions({ lr: 1, nonFiniteGrads: 'skip', omittedGrads: 'freeze', kernels: 'ops' }, 'X'),
+    ).toEqual({
+      engine: { nonFiniteGrads: 'skip', omittedGrads: 'freeze' },
+      rest: { lr: 1, kernels: 'ops' },
+    });
+    expect(() => splitEngineOptions({ omittedGrads: 'drop' }, 'X')).toThrow(
+      /"omittedGrads" must be 'error' or 'freeze'/,
+    );
+    expect(() => splitEngineOptions({ nonFiniteGrads: 'ignore' }, 'X')).toThrow(
+      /^X: option "nonFiniteGrads" must be 'throw' or 'skip', got "ignore"\.$/,
+    );
+    expect(() => splitEngineOptions([1], 'X')).toThrow(/X: options must be an object.*an array/);
+  });
+});

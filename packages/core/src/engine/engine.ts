@@ -31,10 +31,44 @@ export interface EngineOptions {
   omittedGrads?: 'error' | 'freeze';
 }
 
+/**
+ * Splits an optimizer's options into the engine's ({@link EngineOptions}, checked, with defaults)
+ * and the rest (the algorithm's, and any of an adapter's own). `INVALID_OPTION` for options that
+ * are not an object or an engine option with a bad value. For adapters that take options before
+ * they create their engine.
+ */
+export function splitEngineOptions(
+  options: unknown,
+  where: string,
+): { engine: Required<EngineOptions>; rest: Record<string, unknown> } {
+  const given = options ?? {};
+  check(
+    given !== null && typeof given === 'object' && !Array.isArray(given),
+    'INVALID_OPTION',
+    () =>
+      `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
+  );
+  const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...rest } = given as Options;
+  check(
+    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
+    'INVALID_OPTION',
+    () =>
+      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
+  );
+  check(
+    omittedGrads === 'error' || omittedGrads === 'freeze',
+    'INVALID_OPTION',
+    () => `${where}: option "omittedGrads" must be 'error' or 'freeze', got ${JSON.stringify(omittedGrads)}.`,
+  );
+  return { engine: { nonFiniteGrads, omittedGrads }, rest };
+}
+
 /** What `step` may be given besides the gradients. */
 export interface StepExtras {
   /** The loss at y, for algorithms that need it (ScheduleFree+'s Polyak step size). */
   readonly loss?: number;
+  /** The adapter's name for the call, used in messages (e.g. tfjs's `applyGradients`; default `step`). */
+  readonly method?: string;
 }
 
 /** A parameter group as exposed to users: its options (mutable between steps) and parameter names. */
@@ -156,28 +190,9 @@ export class Engine<T, O extends object> {
     this.name = where;
     this.hints = init.hints ?? {};
     this.scheduler = new Scheduler(where);
-    const options = init.options ?? {};
-    check(
-      options !== null && typeof options === 'object' && !Array.isArray(options),
-      'INVALID_OPTION',
-      () =>
-        `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(options) ? 'an array' : JSON.stringify(options)}.`,
-    );
-    const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...algorithmOptions } = options as Options;
-    check(
-      nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
-    );
-    this.nonFiniteGrads = nonFiniteGrads;
-    check(
-      omittedGrads === 'error' || omittedGrads === 'freeze',
-      'INVALID_OPTION',
-      () =>
-        `${where}: option "omittedGrads" must be 'error' or 'freeze', got ${JSON.stringify(omittedGrads)}.`,
-    );
-    this.omittedGrads = omittedGrads;
+    const { engine: engineOptions, rest: algorithmOptions } = splitEngineOptions(init.options, where);
+    this.nonFiniteGrads = engineOptions.nonFiniteGrads;
+    this.omittedGrads = engineOptions.omittedGrads;
     check(
       algorithm.reduction === undefined || backend.capabilities.reductions === true,
       'UNSUPPORTED',
@@ -431,23 +446,24 @@ export class Engine<T, O extends object> {
    * false when skipped for a non-finite gradient (`nonFiniteGrads: 'skip'`).
    */
   step(grads: Readonly<Record<string, T>>, extras: StepExtras = {}): Operation<boolean> {
+    const method = extras?.method ?? 'step';
     return {
-      method: 'step',
+      method,
       prepare: (deferred) => {
-        this.ensureUsable('step');
+        this.ensureUsable(method);
         check(
           this.algorithm.kind !== 'closure',
           'MISSING_GRAD',
-          () => `${this.name}.step() needs a closure returning the gradients: step(() => grads).`,
+          () => `${this.name}.${method}() needs a closure returning the gradients: step(() => grads).`,
         );
         const options = this.snapshotOptions();
         const loss = extras?.loss;
-        this.checkLoss(loss, 'step');
+        this.checkLoss(loss, method);
         const captured = deferred ? this.captureGrads(grads) : { grads, release() {} };
         const engine = this;
         return function* () {
           try {
-            return yield* engine.stepWork(captured.grads, options, loss);
+            return yield* engine.stepWork(captured.grads, options, loss, method);
           } finally {
             captured.release();
           }
@@ -456,16 +472,21 @@ export class Engine<T, O extends object> {
     };
   }
 
-  private *stepWork(grads: Readonly<Record<string, T>>, options: Options[], loss?: number): Work<boolean> {
+  private *stepWork(
+    grads: Readonly<Record<string, T>>,
+    options: Options[],
+    loss: number | undefined,
+    method: string,
+  ): Work<boolean> {
     if (MOVES.has(this.algorithm.kind)) {
       check(
         this.currentMode === 'train',
         'WRONG_MODE',
         () =>
-          `${this.name}.step() was called in eval mode, where the parameters hold x (the average). Call optimizer.train() before training steps, and optimizer.eval() before evaluating or saving.${this.hints.wrongMode ? ` ${this.hints.wrongMode}` : ''}`,
+          `${this.name}.${method}() was called in eval mode, where the parameters hold x (the average). Call optimizer.train() before training steps, and optimizer.eval() before evaluating or saving.${this.hints.wrongMode ? ` ${this.hints.wrongMode}` : ''}`,
       );
     }
-    return yield* this.applyStep(grads, options, loss, 'step');
+    return yield* this.applyStep(grads, options, loss, method);
   }
 
   /**
@@ -700,23 +721,25 @@ export class Engine<T, O extends object> {
    * classes (parameters hold x between steps), and train/eval classes in either mode (in eval mode
    * the parameters move to y for the closure and end at x, in one fused pass). Returns the closure's
    * loss, if any. If the closure throws or returns bad gradients, or sets invalid options, the
-   * parameters are restored exactly and nothing else changes.
+   * parameters are restored exactly and nothing else changes. `method` names the call in messages.
    */
   closureStep(
     closure: () => ClosureResult<T> | PromiseLike<ClosureResult<T>>,
+    method = 'step',
   ): Operation<number | undefined> {
     return {
-      method: 'step',
+      method,
       prepare: () => {
-        this.ensureUsable('step');
+        this.ensureUsable(method);
         check(
           typeof closure === 'function',
           'MISSING_GRAD',
-          () => `${this.name}.step(closure) needs a function returning the gradients, got ${typeof closure}.`,
+          () =>
+            `${this.name}.${method}(closure) needs a function returning the gradients, got ${typeof closure}.`,
         );
         const options = this.snapshotOptions();
         const engine = this;
-        return () => engine.closureWork(closure, options);
+        return () => engine.closureWork(closure, options, method);
       },
     };
   }
@@ -724,6 +747,7 @@ export class Engine<T, O extends object> {
   private *closureWork(
     closure: () => ClosureResult<T> | PromiseLike<ClosureResult<T>>,
     options: Options[],
+    method: string,
   ): Work<number | undefined> {
     const kind = this.algorithm.kind;
     const moves = kind === 'closure' || (MOVES.has(kind) && this.currentMode === 'eval');
@@ -731,13 +755,13 @@ export class Engine<T, O extends object> {
     try {
       if (moves) yield* this.moveAll('y', options, backup!.keep);
       const before = this.liveOptions();
-      const result = yield* wait(this.scheduler.guard('step(closure)', closure));
-      const { loss, grads } = unpackClosureResult(result, `${this.name}.step(closure)`);
-      this.checkLoss(loss, 'step');
+      const result = yield* wait(this.scheduler.guard(`${method}(closure)`, closure));
+      const { loss, grads } = unpackClosureResult(result, `${this.name}.${method}(closure)`);
+      this.checkLoss(loss, method);
       // Options the closure changed take effect now, checked first.
       const effective = overlayChanges(options, before, this.liveOptions());
       this.validateOptions(effective);
-      const stepped = yield* this.applyStep(grads, effective, loss, 'step', backup ?? undefined);
+      const stepped = yield* this.applyStep(grads, effective, loss, method, backup ?? undefined);
       if (stepped) backup?.release();
       else backup?.restore();
       return loss;
@@ -1274,8 +1298,11 @@ export class Engine<T, O extends object> {
         replaced.add(old);
       }
     }
-    const live = new Set<T>(this.members.flatMap((m) => Object.values(m.slots)));
-    for (const old of replaced) if (!live.has(old) && !keep?.has(old)) storage.dispose(old);
+    if (replaced.size > 0) {
+      // Runs that write in place replace nothing: no need to look for tensors still in use.
+      const live = new Set<T>(this.members.flatMap((m) => Object.values(m.slots)));
+      for (const old of replaced) if (!live.has(old) && !keep?.has(old)) storage.dispose(old);
+    }
     return true;
   }
 

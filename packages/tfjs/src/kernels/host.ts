@@ -1,4 +1,6 @@
-import type * as tf from '@tensorflow/tfjs';
+import { allFinite } from '@schedulefree/core';
+import * as tf from '@tensorflow/tfjs';
+import { wasmAllFinite, wasmHeapOf } from './wasm.js';
 
 type Info = tf.TensorInfo;
 
@@ -51,17 +53,43 @@ function wasmAccess(backend: WasmLike): HostAccess {
  */
 export function hostAccessFor(backendName: string, backend: unknown): HostAccess | null {
   const b = backend as Partial<CpuLike & WasmLike> | null;
-  if (!b) return null;
-  if (backendName === 'cpu' && typeof b.data?.get === 'function' && typeof b.makeTensorInfo === 'function') {
-    return cpuAccess(b as CpuLike);
+  if (!b || typeof b !== 'object') return null;
+  // Asked for every variable of every step: decided once per backend instance.
+  let access = accesses.get(b);
+  if (access === undefined) {
+    access = null;
+    if (backendName === 'cpu' && typeof b.data?.get === 'function' && typeof b.makeTensorInfo === 'function')
+      access = cpuAccess(b as CpuLike);
+    else if (
+      backendName === 'wasm' &&
+      typeof b.dataIdMap?.get === 'function' &&
+      typeof b.makeOutput === 'function' &&
+      typeof b.typedArrayFromHeap === 'function'
+    )
+      access = wasmAccess(b as WasmLike);
+    accesses.set(b, access);
   }
-  if (
-    backendName === 'wasm' &&
-    typeof b.dataIdMap?.get === 'function' &&
-    typeof b.makeOutput === 'function' &&
-    typeof b.typedArrayFromHeap === 'function'
-  ) {
-    return wasmAccess(b as WasmLike);
-  }
-  return null;
+  return access;
+}
+
+const accesses = new WeakMap<object, HostAccess | null>();
+
+/** Whether the current backend keeps tensors in host memory this package can read directly. */
+export function onHost(): boolean {
+  const name = tf.getBackend();
+  return (name === 'cpu' || name === 'wasm') && hostAccessFor(name, tf.backend()) !== null;
+}
+
+/**
+ * True when no element of any tensor is NaN or ±Infinity, checked in one pass over host memory on
+ * the cpu and wasm backends (SIMD in the wasm heap; no copy, no sync). Null on other backends.
+ */
+export function hostAllFinite(tensors: readonly tf.Tensor[]): boolean | null {
+  const name = tf.getBackend();
+  const backend = tf.backend();
+  const access = name === 'cpu' || name === 'wasm' ? hostAccessFor(name, backend) : null;
+  if (!access || tensors.some((t) => t.dtype !== 'float32')) return null;
+  const heap = name === 'wasm' ? wasmHeapOf(backend) : null;
+  if (heap) return wasmAllFinite(heap, tensors);
+  return tensors.every((t) => allFinite(access.view(t)));
 }

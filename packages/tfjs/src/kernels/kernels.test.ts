@@ -2,7 +2,8 @@ import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { checkFusedKernels } from '../test-support/kernel-cases.js';
-import { fusedKernelKind, hostAllFinite } from './fused.js';
+import { fusedKernelKind } from './fused.js';
+import { hostAllFinite } from './host.js';
 
 for (const backend of ['cpu', 'wasm'] as const) {
   describe(`fused kernels on ${backend}`, () => {

@@ -1,6 +1,5 @@
-import { type Graph, nodeArgs } from '@schedulefree/core';
+import { type KernelPlan, liveNodes, localName, nodeExpressions } from '@schedulefree/core';
 import type * as tf from '@tensorflow/tfjs';
-import { lerpPattern, type ScalarUse, scalarValue } from './wasm-simd.js';
 
 type Info = tf.TensorInfo;
 
@@ -22,113 +21,66 @@ export function isWebglBackend(backend: unknown): backend is WebglBackendLike {
   return typeof (backend as Partial<WebglBackendLike> | null)?.runWebGLProgram === 'function';
 }
 
-interface Lowered {
-  readonly uses: readonly ScalarUse[];
-  /** One fragment shader per output, in `graph.outputs` order, with the inputs it reads. */
-  readonly shaders: ReadonlyArray<{ readonly body: string; readonly inputs: readonly number[] }>;
+/** One fragment shader: its source and the slots it samples. */
+interface Shader {
+  readonly body: string;
+  readonly inputs: readonly string[];
 }
 
 /**
- * Lowers a graph to one fragment shader per output (a draw writes one texture): each shader
- * evaluates just the nodes its output depends on, so AdamW's step is three draws instead of a
- * chain of a dozen and more. Scalars are uniforms (`s0`, `s1`, ...) prepared on the host as in the
- * wasm kernels: reciprocals for divisors, w or 1 − w for the lerp branch of this pattern.
+ * One fragment shader per output (a draw writes one texture), each evaluating just the nodes its
+ * output depends on, from the core's expressions of the plan: AdamW's step is three draws instead
+ * of a chain of a dozen and more. Input `k` of the graph is sampler `x<k>`; the plan's scalar
+ * arguments are uniforms `s<i>`.
  */
-export function lowerToGlsl(graph: Graph, pattern: string): Lowered {
-  const uses: ScalarUse[] = [];
-  const useIndex = new Map<string, number>();
-  const uniform = (kind: ScalarUse['kind'], id: number) => {
-    const node = graph.nodes[id];
-    if (node.op !== 'scalar') throw new Error(`graph ${graph.key}: expected a scalar input`);
-    const key = `${kind}:${node.name}`;
-    if (!useIndex.has(key)) {
-      useIndex.set(key, uses.length);
-      uses.push({ kind, name: node.name });
-    }
-    return `s${useIndex.get(key)}`;
-  };
-  const lerpKind = new Map<number, string>();
-  let lerps = 0;
-  for (const node of graph.nodes) if (node.op === 'lerp') lerpKind.set(node.id, pattern[lerps++]);
+export function lowerToGlsl(plan: KernelPlan, outputs: readonly string[]): Shader[] {
+  const { graph } = plan;
   const inputIndex = new Map(graph.inputs.map((name, k) => [name, k]));
-  const expressions = new Map<number, string>();
-  for (const node of graph.nodes) {
-    const v = (id: number) => `v${id}`;
-    switch (node.op) {
-      case 'input':
-        expressions.set(node.id, `getX${inputIndex.get(node.name)}AtOutCoords()`);
-        break;
-      case 'scalar':
-        break;
-      case 'sqrt':
-        expressions.set(node.id, `sqrt(${v(node.args[0])})`);
-        break;
-      case 'abs':
-        expressions.set(node.id, `abs(${v(node.args[0])})`);
-        break;
-      case 'lerp': {
-        const [a, b] = [v(node.args[0]), v(node.args[1])];
-        expressions.set(
-          node.id,
-          lerpKind.get(node.id) === 's'
-            ? `${a} + ${uniform('value', node.args[2])} * (${b} - ${a})`
-            : `${b} - (${b} - ${a}) * ${uniform('oneMinus', node.args[2])}`,
-        );
-        break;
-      }
-      default: {
-        const [a, b] = node.args;
-        const scalarRight = graph.nodes[b].kind === 'scalar';
-        const symbol = { add: '+', sub: '-', mul: '*', div: '/' }[node.op];
-        const right = scalarRight ? uniform(node.op === 'div' ? 'reciprocal' : 'value', b) : v(b);
-        expressions.set(node.id, `${v(a)} ${scalarRight && node.op === 'div' ? '*' : symbol} ${right}`);
-      }
-    }
-  }
-  const shaders = Object.keys(graph.outputs).map((name) => {
-    const live = new Set<number>([graph.outputs[name]]);
-    for (let i = graph.nodes.length - 1; i >= 0; i--) {
-      if (live.has(i)) for (const a of nodeArgs(graph.nodes[i])) live.add(a);
-    }
-    const nodes = graph.nodes.filter((n) => live.has(n.id) && expressions.has(n.id));
-    const lines = nodes.map((n) => `  float v${n.id} = ${expressions.get(n.id)};`);
-    const inputs = nodes.flatMap((n) => (n.op === 'input' ? [inputIndex.get(n.name)!] : []));
-    return { body: `void main() {\n${lines.join('\n')}\n  setOutput(v${graph.outputs[name]});\n}`, inputs };
+  const expressions = nodeExpressions(plan, {
+    input: (name) => `getX${inputIndex.get(name)}AtOutCoords()`,
+    scalar: (index) => `s${index}`,
+    sqrt: (x) => `sqrt(${x})`,
+    abs: (x) => `abs(${x})`,
   });
-  return { uses, shaders };
+  return outputs.map((name) => {
+    const live = liveNodes(graph, [graph.outputs[name]]);
+    const lines = expressions
+      .filter((e) => live.has(e.id))
+      .map((e) => `  float ${localName(e.id)} = ${e.expr};`);
+    const inputs = graph.nodes.flatMap((n) => (n.op === 'input' && live.has(n.id) ? [n.name] : []));
+    const body = `void main() {\n${lines.join('\n')}\n  setOutput(${localName(graph.outputs[name])});\n}`;
+    return { body, inputs };
+  });
 }
 
-const lowered = new Map<string, Lowered>();
+const shaders = new WeakMap<KernelPlan, Shader[]>();
 
-/**
- * Runs a graph on webgl tensors: one draw per output, each reading the inputs it needs. Returns
- * the outputs in `graph.outputs` order.
- */
+/** Runs a planned graph on webgl tensors: one draw per output, each sampling the inputs it needs. */
 export function runWebglKernel(
   backend: WebglBackendLike,
-  graph: Graph,
-  inputs: readonly Info[],
-  scalars: Readonly<Record<string, number>>,
+  plan: KernelPlan,
+  outputs: readonly string[],
+  inputs: Readonly<Record<string, Info>>,
+  args: readonly number[],
 ): Info[] {
-  const pattern = lerpPattern(graph, scalars);
-  const key = `${graph.key}#${pattern}`;
-  let kernel = lowered.get(key);
-  if (!kernel) {
-    kernel = lowerToGlsl(graph, pattern);
-    lowered.set(key, kernel);
+  let lowered = shaders.get(plan);
+  if (!lowered) {
+    lowered = lowerToGlsl(plan, outputs);
+    shaders.set(plan, lowered);
   }
-  const { uses, shaders } = kernel;
-  const shape = [...inputs[0].shape];
-  const uniforms = uses.map((use) => [scalarValue(use, scalars)]);
-  return shaders.map(({ body, inputs: used }) =>
+  const index = new Map(plan.graph.inputs.map((name, k) => [name, k]));
+  const shape = [...inputs[plan.loads[0]].shape];
+  const uniforms = args.map((a) => [a]);
+  const customUniforms = args.map((_, i) => ({ name: `s${i}`, type: 'float' as const }));
+  return lowered.map((shader) =>
     backend.runWebGLProgram(
       {
-        variableNames: used.map((k) => `x${k}`),
+        variableNames: shader.inputs.map((name) => `x${index.get(name)}`),
         outputShape: shape,
-        userCode: body,
-        customUniforms: uses.map((_, u) => ({ name: `s${u}`, type: 'float' })),
+        userCode: shader.body,
+        customUniforms,
       },
-      used.map((k) => inputs[k]),
+      shader.inputs.map((name) => inputs[name]),
       'float32',
       uniforms,
     ),

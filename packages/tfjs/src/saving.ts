@@ -1,5 +1,23 @@
-import { ScheduleFreeError } from '@schedulefree/core';
+import {
+  type Algorithm,
+  immediate,
+  type Mode,
+  ScheduleFreeError,
+  STATE_FORMAT,
+  type StateDict,
+  wait,
+} from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
+import type { Binding } from './binding.js';
+import { finiteAsync } from './finite.js';
+
+/**
+ * How the optimizers save through tfjs (`getWeights`/`setWeights`, hence `model.save` with
+ * `includeOptimizer` and `tf.loadLayersModel`): a header tensor holding the exact counters,
+ * options, mode and the variables' names and shapes as JSON, then each variable's state tensors.
+ * The engine's state dicts with tensor buffers (`stateTensors`, `loadStateDict`) are converted to
+ * and from this layout here, so no state tensor is ever read back to the host to be saved.
+ */
 
 /** A tensor with the name it is saved under (tfjs's `NamedTensor`). */
 export interface NamedTensor {
@@ -19,7 +37,7 @@ export interface StateHeader {
   format: typeof FORMAT;
   /** Class name of the optimizer that saved it. */
   optimizer: string;
-  mode: 'train' | 'eval';
+  mode: Mode;
   groups: Array<{
     options: Record<string, unknown>;
     counters: Record<string, number>;
@@ -163,4 +181,135 @@ export function checkStateTensors(
       }
     }
   }
+}
+
+/** A header for an optimizer with no state yet. */
+export function emptyHeader(optimizer: string, mode: Mode): StateHeader {
+  return { format: FORMAT, optimizer, mode, groups: [], params: [] };
+}
+
+/**
+ * The header and named state tensors of an engine's state (`stateTensors()`), listing the variables
+ * in `variables` order (the order they were first bound in). The tensors are the state dict's.
+ */
+export function savedState<O extends object>(
+  algorithm: Algorithm<O>,
+  dict: StateDict<tf.Tensor>,
+  variables: readonly tf.Variable[],
+): { header: StateHeader; tensors: NamedTensor[] } {
+  const groupOf = new Map(dict.groups.flatMap((g, gi) => g.params.map((name) => [name, gi] as const)));
+  const header: StateHeader = {
+    ...emptyHeader(algorithm.name, dict.mode),
+    groups: dict.groups.map(({ options, counters, initialized }) => ({
+      options,
+      counters,
+      initialized,
+      slots: algorithm.slots(options as O).map((s) => s.name),
+    })),
+    params: variables.map((v) => ({ name: v.name, shape: [...v.shape], group: groupOf.get(v.name)! })),
+  };
+  const tensors = header.params.flatMap((p) => {
+    const g = header.groups[p.group];
+    return g.initialized
+      ? g.slots.map((slot) => ({ name: `${p.name}/${slot}`, tensor: dict.state[p.name][slot] }))
+      : [];
+  });
+  return { header, tensors };
+}
+
+/**
+ * A saved state as the engine loads it, for the variables `ordered` (the variable of each saved
+ * parameter, see {@link matchVariables}): tensors in header order, keyed by the current names.
+ */
+export function stateDictOf(
+  header: StateHeader,
+  tensors: readonly tf.Tensor[],
+  ordered: readonly tf.Variable[],
+): StateDict<tf.Tensor> {
+  const state: StateDict<tf.Tensor>['state'] = {};
+  let k = 0;
+  header.params.forEach((p, i) => {
+    const g = header.groups[p.group];
+    if (!g.initialized) return;
+    const slots: Record<string, tf.Tensor> = {};
+    for (const slot of g.slots) slots[slot] = tensors[k++];
+    state[ordered[i].name] = slots;
+  });
+  return {
+    format: STATE_FORMAT,
+    optimizer: header.optimizer,
+    mode: header.mode,
+    groups: header.groups.map(({ options, counters, initialized }, gi) => ({
+      params: header.params.flatMap((p, i) => (p.group === gi ? [ordered[i].name] : [])),
+      options,
+      counters,
+      initialized,
+    })),
+    state,
+  };
+}
+
+/**
+ * What `getWeights` returns besides the header tensor: the state as it is once the calls made
+ * before have taken effect (a step of the engine's queue), as named snapshots owned by the caller,
+ * then the `extra` weights (the wrapper's base optimizer). Before the variables are known: the
+ * state waiting for them, or none.
+ */
+export async function savedWeights<O extends object>(
+  algorithm: Algorithm<O>,
+  binding: Binding<O>,
+  extraWeights: () => Promise<NamedTensor[]>,
+): Promise<{ header: StateHeader; tensors: NamedTensor[]; extra: NamedTensor[] }> {
+  const { engine, pending, variables } = binding;
+  if (!engine) {
+    const header = pending?.header ?? emptyHeader(algorithm.name, binding.mode);
+    const names = stateTensorNames(header);
+    // Clones share storage with the waiting state and stay valid however it changes.
+    const tensors = (pending?.tensors ?? []).map((t, i) => ({
+      name: names[i],
+      tensor: tf.keep(tf.clone(t)),
+    }));
+    return { header, tensors, extra: await extraWeights() };
+  }
+  const state = engine.stateTensors();
+  return engine.later({
+    method: 'getWeights',
+    prepare: (deferred) => {
+      const read = state.prepare(deferred);
+      return function* () {
+        const saved = savedState(algorithm, yield* read(), variables);
+        return { ...saved, extra: (yield* wait(extraWeights())) as NamedTensor[] };
+      };
+    },
+  });
+}
+
+/**
+ * Reads the weights given to `setWeights`: the header, the state tensors in header order and the
+ * extra weights after them, checked against the header and, once the variables are known, against
+ * them (and refused while calls are pending) before anything changes.
+ */
+export async function readSavedWeights<O extends object>(
+  weights: readonly NamedTensor[],
+  className: string,
+  binding: Binding<O>,
+  where: string,
+): Promise<{ header: StateHeader; tensors: tf.Tensor[]; extra: NamedTensor[] }> {
+  const { header, state } = await readWeights(weights, className, where);
+  checkStateTensors(header, state, where, false);
+  const count = stateTensorCount(header);
+  // Checked here, where reading can wait (the engine checks again when it loads, where it can).
+  const finite = await finiteAsync(state.slice(0, count).map((t) => t.tensor));
+  const bad = finite.indexOf(false);
+  if (bad >= 0)
+    fail(
+      where,
+      `the state is damaged: "${state[bad].name}" contains NaN or Infinity. Nothing was loaded; load an intact checkpoint.`,
+    );
+  const engine = binding.engine;
+  if (engine) {
+    if (header.params.length > 0) matchVariables(header, binding.variables, where);
+    engine.now({ method: 'setWeights', prepare: () => () => immediate(() => undefined) });
+  }
+  return { header, tensors: state.slice(0, count).map((t) => t.tensor), extra: state.slice(count) };
 }
