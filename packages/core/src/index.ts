@@ -38,13 +38,6 @@ export * from './ir/graph.js';
 export { graphOf } from './ir/graph-cache.js';
 export { interpret } from './ir/interpret.js';
 export { Symbolic, TracingOps, trace } from './ir/trace.js';
-/** @deprecated The engine before the adapter kit, kept until every adapter uses {@link Engine}. */
-export type { Backend as LegacyBackend } from './legacy/backend.js';
-export {
-  OptimizerEngine as LegacyOptimizerEngine,
-  ScheduleFreeClosureOptimizer as LegacyScheduleFreeClosureOptimizer,
-  ScheduleFreeOptimizer as LegacyScheduleFreeOptimizer,
-} from './legacy/optimizer.js';
 export * from './lowering/expressions.js';
 export * from './lowering/js-loop.js';
 export * from './lowering/kernel-plan.js';
