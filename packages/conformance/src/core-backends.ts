@@ -2,6 +2,7 @@ import * as core from '@schedulefree/core';
 import type { HostGrads, HostRecord, ReplayBackend, ReplaySubject } from './backend.js';
 import { type CaseSpec, flattenRecord, isClosureClass } from './cases.js';
 import { convertGrads } from './replay.js';
+import { optimizerSubject } from './subject.js';
 
 type TypedArray = Float32Array | Float64Array;
 type TypedParams = Record<string, TypedArray>;
@@ -59,27 +60,12 @@ export function typedArraySubject(
   ctor: ArrayCtor,
   closure: boolean,
 ): ReplaySubject {
-  const convert = (grads: HostGrads) => convertGrads(grads, (v) => ctor.from(v));
-  return {
-    train: () => void (closure ? undefined : optimizer.train?.()),
-    eval: () => void (closure ? undefined : optimizer.eval?.()),
-    step: (grads, loss) => {
-      const converted = convert(grads);
-      if (closure) optimizer.step(() => (loss === undefined ? converted : { loss, grads: converted }));
-      else optimizer.step(converted, loss === undefined ? undefined : { loss });
-    },
+  return optimizerSubject<unknown>(optimizer, {
+    closure,
+    grads: (grads: HostGrads) => convertGrads(grads, (v) => ctor.from(v)),
     params: () => hostRecord(optimizer.params),
-    stateDict: () => optimizer.stateDict?.(),
-    loadStateDict: (state) => void optimizer.loadStateDict?.(state as never),
-    setOption(key, value) {
-      const groups = optimizer.paramGroups as Array<Record<string, unknown>>;
-      const previous = groups[0][key];
-      for (const g of groups) g[key] = value;
-      return previous;
-    },
     evalParams: () => hostRecord(optimizer.evalParams()),
-    dispose: () => optimizer.dispose(),
-  };
+  });
 }
 
 /**

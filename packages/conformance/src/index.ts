@@ -13,4 +13,5 @@ export * from './matrix.js';
 export { adapterModules, discoverBackends } from './providers.js';
 export * from './random.js';
 export * from './replay.js';
+export * from './subject.js';
 export * from './suite.js';

@@ -26,6 +26,7 @@ export {
   type EngineOptions,
   followedBy,
   type Operation,
+  optionsObject,
   type ParamGroup,
   type StepExtras,
   splitEngineOptions,

@@ -247,3 +247,22 @@ describe('reference classes', () => {
     }
   });
 });
+
+describe('options that are not an object', () => {
+  it.each([0.01, 'x', [0.01], true])(
+    'refuses %j where options belong, naming the class and the fix',
+    (options) => {
+      const w = Float32Array.of(1, 2);
+      for (const make of [
+        () => new AdamWScheduleFree({ w }, options as never),
+        () => new SGDScheduleFreeClosure({ w }, options as never),
+      ]) {
+        expect(make).toThrow(ScheduleFreeError);
+        expect(make).toThrow(
+          /(AdamW|SGD)ScheduleFree(Closure)?: options must be an object of named options, e\.g\. \{ lr: 0\.01 \}/,
+        );
+      }
+      expect(Array.from(w)).toEqual([1, 2]);
+    },
+  );
+});

@@ -5,52 +5,8 @@
  * @packageDocumentation
  */
 
-// Learning-rate schedules from the core, so that installing this adapter alone is enough.
-export {
-  type AdamWScheduleFreeClosureOptions,
-  type AdamWScheduleFreeOptions,
-  type AdamWScheduleFreePaperOptions,
-  type AdamWScheduleFreeReferenceOptions,
-  type Algorithm,
-  type CosineLrOptions,
-  constantLr,
-  cosineLr,
-  type EngineOptions,
-  type InverseSqrtLrOptions,
-  inverseSqrtLr,
-  type LrSchedule,
-  type LrScheduleSpec,
-  linearDecayLr,
-  linearWarmupLr,
-  lrSchedule,
-  type Mode,
-  type MultiStepLrOptions,
-  multiStepLr,
-  type ParamGroup,
-  type PolynomialDecayLrOptions,
-  polynomialDecayLr,
-  type RAdamScheduleFreeOptions,
-  ScheduleFreeError,
-  type ScheduleFreeErrorCode,
-  type SGDScheduleFreeOptions,
-  type StateDict,
-  type StepLrOptions,
-  stepLr,
-  withWarmup,
-} from '@schedulefree/core';
-export type { BaseAlgorithm, ScheduleFreeWrapperOptions } from '@schedulefree/wrapper';
-// The wrapper's base algorithms by name too (`baseAlgorithms` holds the same objects), for the same reason.
-export {
-  AdagradAlgorithm,
-  type AdagradOptions,
-  AdamAlgorithm,
-  type AdamOptions,
-  AdamWAlgorithm,
-  RMSpropAlgorithm,
-  type RMSpropOptions,
-  SGDAlgorithm,
-  type SGDOptions,
-} from '@schedulefree/wrapper';
+// Types, errors, learning-rate schedules and base algorithms, so that installing this adapter alone is enough.
+export * from '@schedulefree/wrapper/essentials';
 export * from './classes.js';
 export { capacityProblem, type DeviceLimits, textureSizeOf } from './limits.js';
 export { type LoweredKernel, type LowerOptions, lowerPlan, type OutputStyle } from './lower.js';

@@ -1,9 +1,7 @@
 import type { HostRecord, ReplayBackend } from '@schedulefree/conformance';
-import type { StateDict } from '@schedulefree/core';
 import {
   createClosureOptimizer,
   createOptimizer,
-  type OnnxScheduleFreeClosureOptimizer,
   type OnnxScheduleFreeOptimizer,
   type OrtModuleInput,
 } from './optimizers.js';
@@ -35,7 +33,9 @@ export async function onnxReplayBackend(
 ): Promise<ReplayBackend> {
   // Loaded here, not at the top: the conformance package is there when this runs (its CLI or a
   // test suite), but users of this module's other exports need not install it.
-  const { algorithmReplayBackend, convertGrads } = await import('@schedulefree/conformance');
+  const { algorithmReplayBackend, convertGrads, optimizerSubject } = await import(
+    '@schedulefree/conformance'
+  );
   // Host arrays become Float32Arrays; nulls (frozen parameters) and malformed input pass through.
   const gradients = (grads: unknown) =>
     convertGrads(grads, (v) => Float32Array.from(v)) as Record<string, Float32Array | null>;
@@ -52,28 +52,12 @@ export async function onnxReplayBackend(
       const opt = closure
         ? await createClosureOptimizer(ort, algorithm, tensors, all)
         : await createOptimizer(ort, algorithm, tensors, all);
-      const trainEval = opt as OnnxScheduleFreeOptimizer<object>;
-      return {
-        train: async () => void (closure ? undefined : await trainEval.train()),
-        eval: async () => void (closure ? undefined : await trainEval.eval()),
-        step: async (grads, loss) => {
-          const g = gradients(grads);
-          if (closure)
-            await (opt as OnnxScheduleFreeClosureOptimizer<object>).step(() => ({ loss, grads: g }));
-          else await trainEval.step(g, { loss });
-        },
+      return optimizerSubject(opt as OnnxScheduleFreeOptimizer<object>, {
+        closure,
+        grads: gradients,
         params: async () => toHost(await opt.params()),
         evalParams: async () => toHost(await opt.evalParams()),
-        stateDict: () => opt.stateDict(),
-        loadStateDict: (state) => opt.loadStateDict(state as StateDict),
-        setOption(key, value) {
-          const groups = opt.paramGroups as Array<Record<string, unknown>>;
-          const previous = groups[0][key];
-          for (const group of groups) group[key] = value;
-          return previous;
-        },
-        dispose: () => opt.dispose(),
-      };
+      });
     },
   });
 }

@@ -5,52 +5,8 @@
  * @packageDocumentation
  */
 
-// Learning-rate schedules from the core, so that installing this adapter alone is enough.
-export {
-  type AdamWScheduleFreeClosureOptions,
-  type AdamWScheduleFreeOptions,
-  type AdamWScheduleFreePaperOptions,
-  type AdamWScheduleFreeReferenceOptions,
-  type Algorithm,
-  type ClosureResult,
-  type CosineLrOptions,
-  constantLr,
-  cosineLr,
-  type InverseSqrtLrOptions,
-  inverseSqrtLr,
-  type LrSchedule,
-  type LrScheduleSpec,
-  linearDecayLr,
-  linearWarmupLr,
-  lrSchedule,
-  type Mode,
-  type MultiStepLrOptions,
-  multiStepLr,
-  type ParamGroup,
-  type PolynomialDecayLrOptions,
-  polynomialDecayLr,
-  type RAdamScheduleFreeOptions,
-  ScheduleFreeError,
-  type ScheduleFreeErrorCode,
-  type SGDScheduleFreeOptions,
-  type StateDict,
-  type StepLrOptions,
-  stepLr,
-  withWarmup,
-} from '@schedulefree/core';
-export {
-  AdagradAlgorithm,
-  type AdagradOptions,
-  AdamAlgorithm,
-  type AdamOptions,
-  AdamWAlgorithm,
-  type BaseAlgorithm,
-  RMSpropAlgorithm,
-  type RMSpropOptions,
-  type ScheduleFreeWrapperOptions,
-  SGDAlgorithm,
-  type SGDOptions,
-} from '@schedulefree/wrapper';
+// Types, errors, learning-rate schedules and base algorithms, so that installing this adapter alone is enough.
+export * from '@schedulefree/wrapper/essentials';
 export * from './classes.js';
 export * from './export.js';
 export { type LoweredGraph, type LowerOptions, lowerPlan, type PortSpec, scalarInputName } from './lower.js';

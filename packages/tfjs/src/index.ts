@@ -4,18 +4,8 @@
  * @packageDocumentation
  */
 
-export {
-  type AdamWScheduleFreeOptions,
-  type AdamWScheduleFreePaperOptions,
-  type AdamWScheduleFreeReferenceOptions,
-  type Algorithm,
-  type Mode,
-  type RAdamScheduleFreeOptions,
-  ScheduleFreeError,
-  type ScheduleFreeErrorCode,
-  type SGDScheduleFreeOptions,
-  type StateDict,
-} from '@schedulefree/core';
+// Types, errors, learning-rate schedules and base algorithms, so that installing this adapter alone is enough.
+export * from '@schedulefree/wrapper/essentials';
 export {
   type GroupRunner,
   type KernelMode,
@@ -68,40 +58,9 @@ export const train = /* @__PURE__ */ Object.freeze({
   scheduleFreeWrapper,
 });
 
-// Learning-rate schedules from the core, so that installing this adapter alone is enough.
+// The fused wrappers as core algorithms (for `ScheduleFreeTfjsOptimizer`) and the base algorithms by name.
 export {
-  type CosineLrOptions,
-  constantLr,
-  cosineLr,
-  type InverseSqrtLrOptions,
-  inverseSqrtLr,
-  type LrSchedule,
-  type LrScheduleSpec,
-  linearDecayLr,
-  linearWarmupLr,
-  lrSchedule,
-  type MultiStepLrOptions,
-  multiStepLr,
-  type PolynomialDecayLrOptions,
-  polynomialDecayLr,
-  type StepLrOptions,
-  stepLr,
-  withWarmup,
-} from '@schedulefree/core';
-
-// The wrapper's base algorithms and fused wrappers (for `ScheduleFreeTfjsOptimizer`), for the same reason.
-export {
-  AdagradAlgorithm,
-  type AdagradOptions,
-  AdamAlgorithm,
-  type AdamOptions,
-  AdamWAlgorithm,
-  type BaseAlgorithm,
   baseAlgorithms,
-  RMSpropAlgorithm,
-  type RMSpropOptions,
   ScheduleFreeWrapperAlgorithm,
   ScheduleFreeWrapperReferenceAlgorithm,
-  SGDAlgorithm,
-  type SGDOptions,
 } from '@schedulefree/wrapper';

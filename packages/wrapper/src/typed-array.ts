@@ -2,6 +2,7 @@ import {
   type Backend,
   check,
   type EngineOptions,
+  optionsObject,
   type ParamsInput,
   ScheduleFreeOptimizer,
   type TypedArray,
@@ -24,7 +25,7 @@ function backendArgs<O extends { lr: number }>(
   params: ParamsInput<TypedArray, O>,
   options: BaseOptions<O> = {},
 ): [BaseAlgorithm<O>, Backend<TypedArray>, ParamsInput<TypedArray, O>, Partial<O> & EngineOptions] {
-  const { execution, ...rest } = options ?? {};
+  const { execution, ...rest } = optionsObject(options, base.name) as BaseOptions<O>;
   return [base, typedArrayBackendFor(base.name, execution), params, rest as Partial<O> & EngineOptions];
 }
 
@@ -78,7 +79,7 @@ function wrapperArgs<O extends { lr: number }>(
     () =>
       `${label}: the first argument must be a base optimizer such as new SGD(params, { lr }) or new Adam(params).`,
   );
-  const { nonFiniteGrads, ...wrapperOptions } = options ?? {};
+  const { nonFiniteGrads, ...wrapperOptions } = optionsObject(options, label) as WrapperOptions;
   // Validate the wrapper's options before taking the base's parameters, so a bad option changes nothing.
   const algorithm = scheduleFreeWrapperAlgorithm(base.base, wrapperOptions, reference);
   const handed = base.handOver(label);

@@ -252,3 +252,17 @@ describe('fusion', () => {
     );
   });
 });
+
+describe('options that are not an object', () => {
+  it('are refused by the base optimizers and the wrapper, which then still owns nothing', () => {
+    const w = Float32Array.of(1, 2);
+    expect(() => new SGD({ w }, 0.1 as never)).toThrow(/SGD: options must be an object of named options/);
+    const base = new SGD({ w }, { lr: 0.1 });
+    expect(() => new ScheduleFreeWrapper(base, 3 as never)).toThrow(
+      /ScheduleFreeWrapper: options must be an object of named options/,
+    );
+    // The base was not handed over: it still steps.
+    base.step({ w: Float32Array.of(1, 1) });
+    expect(w[0]).toBeCloseTo(0.9, 6);
+  });
+});

@@ -32,6 +32,21 @@ export interface EngineOptions {
 }
 
 /**
+ * A constructor's options argument, checked to be a plain object (`undefined` reads as `{}`): a
+ * number or string where options belong (`new SGD(params, 0.1)`) is an error, not ignored.
+ */
+export function optionsObject(options: unknown, where: string): Record<string, unknown> {
+  const given = options ?? {};
+  check(
+    typeof given === 'object' && !Array.isArray(given),
+    'INVALID_OPTION',
+    () =>
+      `${where}: options must be an object of named options, e.g. { lr: 0.01 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
+  );
+  return given as Record<string, unknown>;
+}
+
+/**
  * Splits an optimizer's options into the engine's ({@link EngineOptions}, checked, with defaults)
  * and the rest (the algorithm's, and any of an adapter's own). `INVALID_OPTION` for options that
  * are not an object or an engine option with a bad value. For adapters that take options before
@@ -41,14 +56,11 @@ export function splitEngineOptions(
   options: unknown,
   where: string,
 ): { engine: Required<EngineOptions>; rest: Record<string, unknown> } {
-  const given = options ?? {};
-  check(
-    given !== null && typeof given === 'object' && !Array.isArray(given),
-    'INVALID_OPTION',
-    () =>
-      `${where}: options must be an object such as { lr: 0.01 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
-  );
-  const { nonFiniteGrads = 'throw', omittedGrads = 'error', ...rest } = given as Options;
+  const {
+    nonFiniteGrads = 'throw',
+    omittedGrads = 'error',
+    ...rest
+  } = optionsObject(options, where) as Options;
   check(
     nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
     'INVALID_OPTION',

@@ -21,6 +21,7 @@ import {
   type AdamCScheduleFreePlusPaperOptions,
 } from '../algorithms/schedule-free-plus.js';
 import type { Backend } from '../backend.js';
+import { optionsObject } from '../engine/engine.js';
 import { check } from '../errors.js';
 import type { ParamsInput } from '../inputs.js';
 import { type EngineOptions, ScheduleFreeClosureOptimizer, ScheduleFreeOptimizer } from '../optimizer.js';
@@ -63,7 +64,7 @@ function typedArrayArgs<O extends object>(
   params: TypedArrayParams<O>,
   options: TypedArrayOptions<O> = {},
 ): [Algorithm<O>, Backend<TypedArray>, TypedArrayParams<O>, Partial<O> & EngineOptions] {
-  const { execution, ...rest } = options ?? {};
+  const { execution, ...rest } = optionsObject(options, algorithm.name) as TypedArrayOptions<O>;
   return [
     algorithm,
     typedArrayBackendFor(algorithm.name, execution),
