@@ -109,6 +109,9 @@ export function providerNames(options: InferenceSession.SessionOptions): string 
   return `execution provider${names.length > 1 ? 's' : ''} ${names.map((n) => `'${n}'`).join(', ')}`;
 }
 
+/** The last session creation started through each runtime's `InferenceSession` (see {@link createSession}). */
+const creations = new WeakMap<object, Promise<void>>();
+
 /** Creates a session, turning a runtime failure into an error that names the provider and the reason. */
 export async function createSession(
   ort: OrtModule,
@@ -117,8 +120,19 @@ export async function createSession(
   where: string,
 ): Promise<InferenceSession> {
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+  // onnxruntime-web creates one WebGPU session at a time ("another WebGPU EP inference session is
+  // being created"): creations through one runtime wait for the previous one, whoever asked.
+  const previous = creations.get(ort.InferenceSession) ?? Promise.resolve();
+  const creation = previous.then(() => ort.InferenceSession.create(bytes, options));
+  creations.set(
+    ort.InferenceSession,
+    creation.then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   try {
-    return await ort.InferenceSession.create(bytes, options);
+    return await creation;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ScheduleFreeError(

@@ -652,15 +652,16 @@ export class Engine<T, O extends object> {
   ): Work<Record<string, number>> {
     const { program, scalars } = this.algorithm.reduction!(options as readonly O[], this.counters);
     const reduce = this.backend.execution.reduce!;
-    const pending: Array<readonly number[] | PromiseLike<readonly number[]>> = [];
+    // One group after another, as runs are: some runtimes (ONNX Runtime's WebGPU provider) cannot
+    // run two sessions at once.
+    const results: Array<readonly number[]> = [];
     for (let gi = 0; gi < this.paramGroups.length; gi++) {
       const members = this.groupMembers(gi)
         .map((m) => memberRun(m, m.slots, grads, frozen))
         .filter((r): r is MemberRun<T> => r !== null);
       if (members.length === 0) continue;
-      pending.push(reduce({ program, graph: graphOf(program), scalars, group: gi, members }));
+      results.push(yield* wait(reduce({ program, graph: graphOf(program), scalars, group: gi, members })));
     }
-    const results = yield* waitAll(pending);
     const sums: Record<string, number> = {};
     program.outputs.forEach((term, j) => {
       sums[term] = results.reduce((total, r) => total + r[j], 0);
