@@ -40,6 +40,9 @@ export default defineConfig({
     browser: {
       enabled: true,
       headless: true,
+      // A second run on the same port waits forever: fail at once instead, and let VITEST_BROWSER_PORT
+      // pick another port for runs side by side.
+      api: { port: Number(process.env.VITEST_BROWSER_PORT ?? 63315), strictPort: true },
       provider: playwright({
         launchOptions: {
           executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
