@@ -120,3 +120,88 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
   }
   return kernels;
 }
+
+/**
+ * One partial-sum kernel of a reduction (ScheduleFree+'s Σ|g| and Σ g·(z − x)): its output has one
+ * row per term (`this.thread.y`) and one column per block of `constants.block` consecutive elements
+ * (`this.thread.x`); each thread sums its block of its term. The host reads the rows back once and
+ * adds them up in float64.
+ */
+export interface LoweredReduction {
+  readonly source: string;
+  /** The slots whose tensors are its first arguments, in order. */
+  readonly tensors: readonly string[];
+  /** Its further (`Float`) arguments: indices into the plan's `uses`, in order. */
+  readonly scalars: readonly number[];
+  /** The terms, in the order of the output rows (the graph's outputs). */
+  readonly terms: readonly string[];
+}
+
+/**
+ * How the flat element index `i` reads an element of a tensor of each rank: rank 2 and 3 split it
+ * with the sizes `constants.sx` (and `constants.sy`) into the coordinates gpu.js indexes by.
+ */
+const FLAT_INDEX = {
+  1: { prelude: [], element: '[i]' },
+  2: {
+    prelude: ['const iy = Math.floor(i / this.constants.sx);', 'const ix = i - iy * this.constants.sx;'],
+    element: '[iy][ix]',
+  },
+  3: {
+    prelude: [
+      'const iz = Math.floor(i / (this.constants.sx * this.constants.sy));',
+      'const rest = i - iz * this.constants.sx * this.constants.sy;',
+      'const iy = Math.floor(rest / this.constants.sx);',
+      'const ix = rest - iy * this.constants.sx;',
+    ],
+    element: '[iz][iy][ix]',
+  },
+} as const;
+
+/**
+ * Lowers a planned reduction to one gpu.js partial-sum kernel over tensors of `rank` dimensions,
+ * from the core's `nodeExpressions` (each term's loop evaluates only the nodes it needs). The
+ * kernel expects the constants `block` and `size` (the element count), plus `sx`/`sy` for ranks 2
+ * and 3.
+ */
+export function lowerReduction(plan: KernelPlan, rank: 1 | 2 | 3): LoweredReduction {
+  assertIdentifiers(plan);
+  const terms = Object.keys(plan.graph.outputs);
+  const { prelude, element } = FLAT_INDEX[rank];
+  const scalarName = (index: number) => {
+    const use = plan.uses[index];
+    return `${SCALAR_PREFIX[use.kind]}${use.name}`;
+  };
+  const expressions = nodeExpressions(plan, {
+    input: (name) => `t_${name}${element}`,
+    scalar: scalarName,
+    sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
+  });
+  const need = liveNodes(
+    plan.graph,
+    terms.map((t) => plan.graph.outputs[t]),
+  );
+  const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
+  const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+  const lines = ['  let sum = 0;', '  const start = this.thread.x * this.constants.block;'];
+  terms.forEach((term, j) => {
+    const id = plan.graph.outputs[term];
+    const own = liveNodes(plan.graph, [id]);
+    lines.push(
+      `  if (this.thread.y === ${j}) {`,
+      '    for (let k = 0; k < this.constants.block; k++) {',
+      '      const i = start + k;',
+      '      if (i < this.constants.size) {',
+      ...prelude.map((line) => `        ${line}`),
+      ...expressions.filter((e) => own.has(e.id)).map((e) => `        const ${localName(e.id)} = ${e.expr};`),
+      `        sum += ${localName(id)};`,
+      '      }',
+      '    }',
+      '  }',
+    );
+  });
+  lines.push('  return sum;');
+  const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
+  return { source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`, tensors, scalars, terms };
+}

@@ -2,6 +2,7 @@ import * as core from '@schedulefree/core';
 import { GPU, Input } from 'gpu.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  AdamCScheduleFreePlusPaper,
   AdamWScheduleFree,
   AdamWScheduleFreeClosure,
   baseAlgorithms,
@@ -83,6 +84,34 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     await opt.eval();
     expectClose(w, x.w);
     expect(opt.mode).toBe('eval');
+    expect([...opt.kernelModes]).toEqual([mode]);
+  });
+
+  it('runs ScheduleFree+ with the loss and sums over every parameter, like the core float32 optimizer', async () => {
+    const w = values(1001, 4);
+    const b = values(3, 5);
+    const reference = { w: w.slice(), b: b.slice() };
+    const options = { lr: 0.5, weightDecay: 20, polyakBeta: 0.5 };
+    const opt = await new AdamCScheduleFreePlusPaper(gpu(mode), { w, b }, options).train();
+    const ref = new core.AdamCScheduleFreePlusPaper(reference, options).train();
+    for (let step = 0; step < 5; step++) {
+      // Step 3 leaves b without a gradient: it is left out of the sums and stays as it is.
+      const grads = { w: values(1001, 30 + step, 0.1), b: step === 3 ? null : values(3, 40 + step, 0.1) };
+      const loss = 2 / (step + 1);
+      expect(await opt.step(grads, { loss })).toBe(true);
+      ref.step(grads, { loss });
+      expectClose(w, reference.w);
+      expectClose(b, reference.b);
+    }
+    // The Polyak step moved the parameters (ρ > 0), as in the core.
+    expect(opt.groupState(0).scheduledLr).toBeGreaterThan(0);
+    expect(opt.groupState(0).scheduledLr).toBeCloseTo(ref.groupState(0).scheduledLr as number, 5);
+    expectClose((await opt.evalParams()).w, ref.evalParams().w);
+    // The step needs the loss: without it, a clear error that changes nothing.
+    const before = w.slice();
+    const error = await rejection(opt.step({ w: values(1001, 9), b: values(3, 9) }));
+    expect(error.message).toMatch(/loss/);
+    expect(w).toEqual(before);
     expect([...opt.kernelModes]).toEqual([mode]);
   });
 

@@ -277,6 +277,46 @@ export class GpuRuntime {
     return done && this.track(done);
   }
 
+  /**
+   * The sums over every element of every member of each term of a reduction plan: one partial-sum
+   * kernel per member, whose few partial sums (about √n per term) are the only values read back,
+   * added up on the host in float64. A promise where gpu.js works asynchronously.
+   */
+  reduce(
+    plan: KernelPlan,
+    scalars: readonly number[],
+    members: ReadonlyArray<Readonly<Record<string, GpuTensor>>>,
+  ): MaybePromise<number[]> {
+    const terms = Object.keys(plan.graph.outputs);
+    const launch = () =>
+      members.map((slots) => {
+        const run = this.kernels.reduce(plan, slots.param.shape, scalars, (names) =>
+          names.map((name) => this.argument(slots[name])),
+        );
+        return then(run.result as MaybePromise<unknown>, (rows) => {
+          const partial = flatHost(rows, run.blocks * terms.length);
+          // Row j holds term j's partial sums.
+          return terms.map((_, j) => {
+            let sum = 0;
+            for (let b = 0; b < run.blocks; b++) sum += partial[j * run.blocks + b];
+            return sum;
+          });
+        });
+      });
+    const total = (perMember: number[][]) => terms.map((_, j) => perMember.reduce((sum, m) => sum + m[j], 0));
+    const pending = members.flatMap((slots) =>
+      Object.values(slots)
+        .map((t) => t.value)
+        .filter(isThenable),
+    );
+    const finish = (): MaybePromise<number[]> => {
+      const sums = launch();
+      if (!sums.some(isThenable)) return total(sums as number[][]);
+      return this.track(Promise.all(sums).then(total));
+    };
+    return pending.length > 0 ? this.track(Promise.all(pending).then(finish)) : finish();
+  }
+
   /** Lets go of every kernel this optimizer used. */
   destroy(): void {
     this.kernels.destroy();
