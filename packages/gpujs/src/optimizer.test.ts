@@ -115,6 +115,49 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     expect([...opt.kernelModes]).toEqual([mode]);
   });
 
+  it('refuses the same array under two names (it would be updated twice per step)', async () => {
+    const w = values(12, 6);
+    const buffer = new Float32Array(10);
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ['one array twice', () => new SGDScheduleFree(gpu(mode), { a: w, b: w }), /"a" and "b"/],
+      [
+        'overlapping views of one buffer',
+        () => new SGDScheduleFree(gpu(mode), { a: buffer.subarray(0, 6), b: buffer.subarray(4) }),
+        /"a" and "b"/,
+      ],
+      [
+        'one array in two groups',
+        () => new SGDScheduleFree(gpu(mode), [{ params: { a: w } }, { params: { b: w } }]),
+        /"a" and "b"/,
+      ],
+      [
+        'an input() over an array given too',
+        () => new SGDScheduleFree(gpu(mode), { a: w, b: input(w, [3, 4]) }),
+        /"a" and "b"/,
+      ],
+    ];
+    for (const [what, make, names] of cases) {
+      const error = thrown(make);
+      expect(error.code, what).toBe('INVALID_PARAMS');
+      expect(error.message, what).toMatch(names);
+      expect(error.message, what).toMatch(/Pass each parameter once/);
+    }
+    // Views that do not overlap are two parameters.
+    const split = new SGDScheduleFree(gpu(mode), { a: buffer.subarray(0, 5), b: buffer.subarray(5) });
+    await split.dispose();
+    // addParamGroup checks against the parameters the optimizer has, and changes nothing.
+    const opt = await new SGDScheduleFree(gpu(mode), { a: w }, { lr: 0.1 }).train();
+    const before = w.slice();
+    const error = await rejection(opt.addParamGroup({ params: { c: w.subarray(2, 4) } }));
+    expect(error.code).toBe('INVALID_PARAMS');
+    expect(error.message).toMatch(/"a" and "c"/);
+    expect(opt.paramGroups).toHaveLength(1);
+    expect(Object.keys(opt.params)).toEqual(['a']);
+    await opt.step({ a: values(12, 7) });
+    expect(w).not.toEqual(before);
+    await opt.dispose();
+  });
+
   it('builds each kernel once per lerp pattern and passes a changing lr as an argument', async () => {
     const g = gpu(mode);
     const created = [vi.spyOn(g, 'createKernel'), vi.spyOn(g, 'createKernelMap')];

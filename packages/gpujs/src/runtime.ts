@@ -41,13 +41,25 @@ function then<T, R>(value: MaybePromise<T>, fn: (v: T) => MaybePromise<R>): Mayb
   return isThenable(value) ? Promise.resolve(value).then(fn) : fn(value);
 }
 
-/** Throws `INVALID_OPTION` unless `value` is a boolean or undefined. */
-export function checkFlag(where: string, name: string, value: unknown): void {
+/** Throws `INVALID_OPTION` unless `value` is a boolean or undefined, saying what to pass instead. */
+export function checkFlag(where: string, name: string, value: unknown, fallback = false): void {
   check(
     value === undefined || typeof value === 'boolean',
     'INVALID_OPTION',
-    () => `${where}: option "${name}" must be true or false, got ${JSON.stringify(value)}.`,
+    () =>
+      `${where}: option "${name}" must be true or false, got ${shown(value)}. Pass { ${name}: true } or { ${name}: false }, or leave it out (default ${fallback}).`,
   );
+}
+
+/** A value as an error message shows it (JSON where it has one, its type otherwise). */
+function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function' || typeof value === 'symbol') return `a ${typeof value}`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return `a ${typeof value}`;
+  }
 }
 
 /**
@@ -89,7 +101,7 @@ export class GpuRuntime {
       );
     }
     checkFlag(where, 'asyncKernels', options.asyncKernels);
-    checkFlag(where, 'optimizeFloatMemory', options.optimizeFloatMemory);
+    checkFlag(where, 'optimizeFloatMemory', options.optimizeFloatMemory, true);
     const mode = backendOf(g.Kernel ?? undefined, g.mode);
     if (typeof mode !== 'string') fail('this GPU instance has no backend (gpu.Kernel is not set).');
     this.mode = mode as string;
