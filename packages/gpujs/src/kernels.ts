@@ -147,10 +147,12 @@ export class GpuKernels {
     const { lowered } = k;
     if (!k.fn) {
       const types = [...tensors.map(argumentType), ...lowered.scalars.map(() => 'Float')];
-      const settings = this.settings(shape, types);
+      // The rows style: one row of the output per result.
+      const output = lowered.rows ? [...shape, lowered.results.length] : shape;
+      const settings = this.settings(output, types);
       const { source, subKernels } = lowered;
       k.key = JSON.stringify({ source, subKernels, settings });
-      k.fn = this.kernel(shape, k.key, () =>
+      k.fn = this.kernel(output, k.key, () =>
         k.mapped
           ? this.gpu.createKernelMap(subKernels, source, settings)
           : this.gpu.createKernel(source, settings),

@@ -26,12 +26,17 @@ import {
  */
 
 /** How the outputs of a plan are returned by its kernels. */
-export type OutputStyle = 'map' | 'single';
+export type OutputStyle = 'map' | 'single' | 'rows';
 
 /** One generated kernel. */
 export interface LoweredKernel {
   /** `function (...) { ... }`: the kernel (or the kernel map's root). */
   readonly source: string;
+  /**
+   * `rows` style: the kernel's output has one row per result (`this.thread.y`), so gpu.js is called
+   * once for all of them (the output shape is `[n, results.length]`).
+   */
+  readonly rows: boolean;
   /** Kernel maps only: property → identity sub-kernel source. */
   readonly subKernels: Readonly<Record<string, string>>;
   /** The slots whose tensors are its first arguments, in order. */
@@ -66,16 +71,13 @@ const SCALAR_PREFIX: Record<ScalarDerivation, string> = { value: 's_', reciproca
 /** Lowers a plan to gpu.js kernels. Throws if a slot or scalar name is not a plain identifier. */
 export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKernel[] {
   assertIdentifiers(plan);
+  if (options.style === 'rows') {
+    if (options.rank !== 1) throw new Error('lowerPlan: the rows style takes flat (rank 1) tensors');
+    return [lowerRows(plan)];
+  }
   const limit = options.style === 'single' ? 1 : Math.min(options.maxResults ?? 4, 4);
   if (limit < 1) throw new Error('lowerPlan: maxResults must be at least 1');
-  // Distinct result nodes, in the order of the slots the plan stores.
-  const results: Array<{ id: number; slots: string[] }> = [];
-  for (const slot of plan.stores) {
-    const id = plan.graph.outputs[slot];
-    const existing = results.find((r) => r.id === id);
-    if (existing) existing.slots.push(slot);
-    else results.push({ id, slots: [slot] });
-  }
+  const results = resultNodes(plan);
   const scalarName = (index: number) => {
     const use = plan.uses[index];
     return `${SCALAR_PREFIX[use.kind]}${use.name}`;
@@ -112,6 +114,7 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
     const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
     kernels.push({
       source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`,
+      rows: false,
       subKernels,
       tensors,
       scalars,
@@ -204,4 +207,72 @@ export function lowerReduction(plan: KernelPlan, rank: 1 | 2 | 3): LoweredReduct
   lines.push('  return sum;');
   const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
   return { source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`, tensors, scalars, terms };
+}
+
+/** The distinct result nodes of a plan, in the order of the slots it stores, with their slots. */
+function resultNodes(plan: KernelPlan): Array<{ id: number; slots: string[] }> {
+  const results: Array<{ id: number; slots: string[] }> = [];
+  for (const slot of plan.stores) {
+    const id = plan.graph.outputs[slot];
+    const existing = results.find((r) => r.id === id);
+    if (existing) existing.slots.push(slot);
+    else results.push({ id, slots: [slot] });
+  }
+  return results;
+}
+
+/**
+ * The `rows` style (flat host tensors, `webasm` and `cpu`): ONE kernel whose output row
+ * `this.thread.y` is result j, each row evaluating only the nodes its result needs. gpu.js then
+ * copies each input into its memory once per step and the outputs out once, instead of once per
+ * output kernel (each of which copies every input it reads).
+ */
+function lowerRows(plan: KernelPlan): LoweredKernel {
+  const results = resultNodes(plan);
+  const scalarName = (index: number) => {
+    const use = plan.uses[index];
+    return `${SCALAR_PREFIX[use.kind]}${use.name}`;
+  };
+  const expressions = nodeExpressions(plan, {
+    input: (name) => `t_${name}[this.thread.x]`,
+    scalar: scalarName,
+    sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
+  });
+  const need = liveNodes(
+    plan.graph,
+    results.map((r) => r.id),
+  );
+  const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
+  const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+  // thread.y is the same on all lanes of gpu.js's SIMD quads, so each row runs only its own branch:
+  // the nodes its result needs.
+  const lines = ['  let out = 0;'];
+  const last = results.length - 1;
+  results.forEach((r, j) => {
+    const own = liveNodes(plan.graph, [r.id]);
+    const head =
+      last === 0
+        ? '{'
+        : j === 0
+          ? 'if (this.thread.y === 0) {'
+          : j < last
+            ? `} else if (this.thread.y === ${j}) {`
+            : '} else {';
+    lines.push(
+      `  ${head}`,
+      ...expressions.filter((e) => own.has(e.id)).map((e) => `    const ${localName(e.id)} = ${e.expr};`),
+      `    out = ${localName(r.id)};`,
+    );
+  });
+  lines.push('  }', '  return out;');
+  const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
+  return {
+    source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`,
+    rows: true,
+    subKernels: {},
+    tensors,
+    scalars,
+    results: results.map((r, j) => ({ key: String(j), slots: r.slots })),
+  };
 }

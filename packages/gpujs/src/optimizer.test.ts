@@ -388,7 +388,7 @@ describe('errors name the parameter and change nothing', () => {
     expect(thrown(() => new SGDScheduleFree(gpu(), { w }, { lr: -1 })).message).toMatch(/"lr"/);
     const style = thrown(() => new SGDScheduleFree(gpu(), { w }, { kernelStyle: 'fused' as never }));
     expect(style.code).toBe('INVALID_OPTION');
-    expect(style.message).toMatch(/option "kernelStyle" must be 'map' or 'single', got "fused"/);
+    expect(style.message).toMatch(/option "kernelStyle" must be 'map', 'single' or 'rows', got "fused"/);
   });
 
   it('rejects bad gradients before touching anything', async () => {
@@ -420,7 +420,12 @@ describe('errors name the parameter and change nothing', () => {
     const g = gpu();
     const destroyed: string[] = [];
     const built = vi.spyOn(g, 'createKernel');
-    const opt = await new SGDScheduleFree(g, { a: values(n, 1), b: values(n, 2) }, { lr: 0.1 }).train();
+    // One kernel per output, so that the kernel both patterns share can be told from the others.
+    const opt = await new SGDScheduleFree(
+      g,
+      { a: values(n, 1), b: values(n, 2) },
+      { lr: 0.1, kernelStyle: 'single' },
+    ).train();
     const watch = () => {
       built.mock.results.forEach((r, i) => {
         const k = r.value as { destroy(): void; watched?: boolean };

@@ -113,12 +113,21 @@ export class GpuRuntime {
       );
     }
     const kernelMaps = features.kernelMap === true && this.mode !== 'webasm' && this.mode !== 'webgpu';
-    const style = options.kernelStyle ?? (kernelMaps && isGLMode(this.mode) ? 'map' : 'single');
+    // WebGL: one kernel map; webasm and cpu: one kernel with a row per output; webgpu: one kernel per output.
+    const style =
+      options.kernelStyle ??
+      (kernelMaps && isGLMode(this.mode) ? 'map' : this.residence === 'host' ? 'rows' : 'single');
     check(
-      style === 'map' || style === 'single',
+      style === 'map' || style === 'single' || style === 'rows',
       'INVALID_OPTION',
-      () => `${where}: option "kernelStyle" must be 'map' or 'single', got ${JSON.stringify(style)}.`,
+      () =>
+        `${where}: option "kernelStyle" must be 'map', 'single' or 'rows', got ${shown(style)}; leave it out for the mode's default.`,
     );
+    if (style === 'rows' && this.residence !== 'host') {
+      fail(
+        `kernelStyle 'rows' is for the host modes (webasm, cpu), not ${this.mode}; use 'map' or 'single', or leave it out.`,
+      );
+    }
     if (style === 'map' && !kernelMaps) {
       fail(
         `kernel maps are not available in ${this.mode} mode${this.mode === 'webasm' ? ' (gpu.js would silently fall back to cpu)' : ''}; use kernelStyle 'single'.`,
@@ -271,7 +280,12 @@ export class GpuRuntime {
         jobs.forEach(({ slots, kernels }, j) => {
           kernels.forEach((k, i) => {
             for (const r of k.lowered.results) {
-              const raw = k.mapped ? (values[j][i] as Record<string, unknown>)[r.key] : values[j][i];
+              const result = values[j][i];
+              const raw = k.mapped
+                ? (result as Record<string, unknown>)[r.key]
+                : k.lowered.rows
+                  ? (result as unknown[])[Number(r.key)]
+                  : result;
               const value = toResident(raw, slots.param.size);
               r.slots.forEach((slot, s) => store(slots[slot], s === 0 ? value : share(value), released));
             }
