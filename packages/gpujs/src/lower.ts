@@ -222,7 +222,7 @@ function resultNodes(plan: KernelPlan): Array<{ id: number; slots: string[] }> {
 }
 
 /**
- * The `rows` style (flat host tensors, `webasm` and `cpu`): ONE kernel whose output row
+ * The `rows` style (flat host tensors; the default in `webasm`): ONE kernel whose output row
  * `this.thread.y` is result j, each row evaluating only the nodes its result needs. gpu.js then
  * copies each input into its memory once per step and the outputs out once, instead of once per
  * output kernel (each of which copies every input it reads).

@@ -113,10 +113,11 @@ export class GpuRuntime {
       );
     }
     const kernelMaps = features.kernelMap === true && this.mode !== 'webasm' && this.mode !== 'webgpu';
-    // WebGL: one kernel map; webasm and cpu: one kernel with a row per output; webgpu: one kernel per output.
+    // WebGL: one kernel map; webasm: one kernel with a row per output; webgpu and cpu: one kernel
+    // per output (in cpu mode, which copies nothing, rows measured slower).
     const style =
       options.kernelStyle ??
-      (kernelMaps && isGLMode(this.mode) ? 'map' : this.residence === 'host' ? 'rows' : 'single');
+      (kernelMaps && isGLMode(this.mode) ? 'map' : this.mode === 'webasm' ? 'rows' : 'single');
     check(
       style === 'map' || style === 'single' || style === 'rows',
       'INVALID_OPTION',
