@@ -78,17 +78,8 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
   const limit = options.style === 'single' ? 1 : Math.min(options.maxResults ?? 4, 4);
   if (limit < 1) throw new Error('lowerPlan: maxResults must be at least 1');
   const results = resultNodes(plan);
-  const scalarName = (index: number) => {
-    const use = plan.uses[index];
-    return `${SCALAR_PREFIX[use.kind]}${use.name}`;
-  };
   const index = ELEMENT_INDEX[options.rank];
-  const expressions = nodeExpressions(plan, {
-    input: (name) => `t_${name}${index}`,
-    scalar: scalarName,
-    sqrt: (x) => `Math.sqrt(${x})`,
-    abs: (x) => `Math.abs(${x})`,
-  });
+  const expressions = gpujsExpressions(plan, index);
   const kernels: LoweredKernel[] = [];
   for (let i = 0; i < results.length; i += limit) {
     const group = results.slice(i, i + limit);
@@ -96,8 +87,7 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
       plan.graph,
       group.map((r) => r.id),
     );
-    const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
-    const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+    const { tensors, scalars, names } = kernelArguments(plan, need);
     const lines = expressions
       .filter((e) => need.has(e.id))
       .map((e) => `  const ${localName(e.id)} = ${e.expr};`);
@@ -111,9 +101,8 @@ export function lowerPlan(plan: KernelPlan, options: LowerOptions): LoweredKerne
       });
     }
     lines.push(`  return ${localName(group[0].id)};`);
-    const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
     kernels.push({
-      source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`,
+      source: `function (${names.join(', ')}) {\n${lines.join('\n')}\n}`,
       rows: false,
       subKernels,
       tensors,
@@ -171,22 +160,12 @@ export function lowerReduction(plan: KernelPlan, rank: 1 | 2 | 3): LoweredReduct
   assertIdentifiers(plan);
   const terms = Object.keys(plan.graph.outputs);
   const { prelude, element } = FLAT_INDEX[rank];
-  const scalarName = (index: number) => {
-    const use = plan.uses[index];
-    return `${SCALAR_PREFIX[use.kind]}${use.name}`;
-  };
-  const expressions = nodeExpressions(plan, {
-    input: (name) => `t_${name}${element}`,
-    scalar: scalarName,
-    sqrt: (x) => `Math.sqrt(${x})`,
-    abs: (x) => `Math.abs(${x})`,
-  });
+  const expressions = gpujsExpressions(plan, element);
   const need = liveNodes(
     plan.graph,
     terms.map((t) => plan.graph.outputs[t]),
   );
-  const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
-  const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+  const { tensors, scalars, names } = kernelArguments(plan, need);
   const lines = ['  let sum = 0;', '  const start = this.thread.x * this.constants.block;'];
   terms.forEach((term, j) => {
     const id = plan.graph.outputs[term];
@@ -205,8 +184,7 @@ export function lowerReduction(plan: KernelPlan, rank: 1 | 2 | 3): LoweredReduct
     );
   });
   lines.push('  return sum;');
-  const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
-  return { source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`, tensors, scalars, terms };
+  return { source: `function (${names.join(', ')}) {\n${lines.join('\n')}\n}`, tensors, scalars, terms };
 }
 
 /** The distinct result nodes of a plan, in the order of the slots it stores, with their slots. */
@@ -229,22 +207,12 @@ function resultNodes(plan: KernelPlan): Array<{ id: number; slots: string[] }> {
  */
 function lowerRows(plan: KernelPlan): LoweredKernel {
   const results = resultNodes(plan);
-  const scalarName = (index: number) => {
-    const use = plan.uses[index];
-    return `${SCALAR_PREFIX[use.kind]}${use.name}`;
-  };
-  const expressions = nodeExpressions(plan, {
-    input: (name) => `t_${name}[this.thread.x]`,
-    scalar: scalarName,
-    sqrt: (x) => `Math.sqrt(${x})`,
-    abs: (x) => `Math.abs(${x})`,
-  });
+  const expressions = gpujsExpressions(plan, ELEMENT_INDEX[1]);
   const need = liveNodes(
     plan.graph,
     results.map((r) => r.id),
   );
-  const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
-  const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+  const { tensors, scalars, names } = kernelArguments(plan, need);
   // thread.y is the same on all lanes of gpu.js's SIMD quads, so each row runs only its own branch:
   // the nodes its result needs.
   const lines = ['  let out = 0;'];
@@ -266,13 +234,36 @@ function lowerRows(plan: KernelPlan): LoweredKernel {
     );
   });
   lines.push('  }', '  return out;');
-  const args = [...tensors.map((t) => `t_${t}`), ...scalars.map(scalarName)];
   return {
-    source: `function (${args.join(', ')}) {\n${lines.join('\n')}\n}`,
+    source: `function (${names.join(', ')}) {\n${lines.join('\n')}\n}`,
     rows: true,
     subKernels: {},
     tensors,
     scalars,
     results: results.map((r, j) => ({ key: String(j), slots: r.slots })),
   };
+}
+
+/** The scalar argument name of `plan.uses[index]`, prefixed by how it is derived. */
+function scalarArgument(plan: KernelPlan, index: number): string {
+  const use = plan.uses[index];
+  return `${SCALAR_PREFIX[use.kind]}${use.name}`;
+}
+
+/** The core's node expressions in gpu.js source, reading an input element with `element`. */
+function gpujsExpressions(plan: KernelPlan, element: string) {
+  return nodeExpressions(plan, {
+    input: (name) => `t_${name}${element}`,
+    scalar: (index) => scalarArgument(plan, index),
+    sqrt: (x) => `Math.sqrt(${x})`,
+    abs: (x) => `Math.abs(${x})`,
+  });
+}
+
+/** The tensor slots and scalar uses (indices into `plan.uses`) that the nodes `need` read. */
+function kernelArguments(plan: KernelPlan, need: ReadonlySet<number>) {
+  const tensors = plan.graph.nodes.flatMap((n) => (n.op === 'input' && need.has(n.id) ? [n.name] : []));
+  const scalars = [...new Set([...need].flatMap((id) => plan.operand.get(id) ?? []))].sort((a, b) => a - b);
+  const names = [...tensors.map((t) => `t_${t}`), ...scalars.map((i) => scalarArgument(plan, i))];
+  return { tensors, scalars, names };
 }
