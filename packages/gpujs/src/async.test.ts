@@ -227,10 +227,14 @@ describe.each(['webasm', 'cpu'] as const)('closure steps in %s mode', (mode) => 
 describe('options of the gpu.js execution', () => {
   it('must be booleans where they are flags', () => {
     const w = new Float32Array(4);
-    for (const [name, value] of [
-      ['asyncKernels', 'yes'],
-      ['checkDeviceGradients', 1],
-      ['optimizeFloatMemory', null],
+    for (const [name, value, shown] of [
+      ['asyncKernels', 'yes', '"yes"'],
+      ['asyncKernels', 1, '1'],
+      ['asyncKernels', {}, '{}'],
+      ['checkDeviceGradients', 1, '1'],
+      ['checkDeviceGradients', 'true', '"true"'],
+      ['checkDeviceGradients', 2n, '2n'],
+      ['optimizeFloatMemory', null, 'null'],
     ] as const) {
       let error: unknown;
       try {
@@ -241,7 +245,7 @@ describe('options of the gpu.js execution', () => {
       expect(error).toBeInstanceOf(ScheduleFreeError);
       expect((error as ScheduleFreeError).code).toBe('INVALID_OPTION');
       expect((error as Error).message).toContain(
-        `SGDScheduleFree: option "${name}" must be true or false, got ${JSON.stringify(value)}.`,
+        `SGDScheduleFree: option "${name}" must be true or false, got ${shown}. Pass { ${name}: true } or { ${name}: false }, or leave it out`,
       );
     }
   });

@@ -45,6 +45,15 @@ export function gpujsBackend(runtime: GpuRuntime, checkDeviceGradients: boolean)
       capture: (t) => runtime.capture(t),
     },
     execution: {
+      // Σ over every element of each term (ScheduleFree+): partial sums on the GPU, read back once.
+      reduce({ graph, scalars, members }) {
+        const plan = planFor(graph, scalars);
+        return runtime.reduce(
+          plan,
+          scalarValues(plan, scalars),
+          members.map((m) => m.slots),
+        );
+      },
       run({ graph, scalars, members, group }) {
         const plan = planFor(graph, scalars);
         return runtime.run(
@@ -55,6 +64,11 @@ export function gpujsBackend(runtime: GpuRuntime, checkDeviceGradients: boolean)
         );
       },
     },
-    capabilities: { layout: 'per-parameter', dtype: 'float32', synchronous: runtime.synchronous },
+    capabilities: {
+      layout: 'per-parameter',
+      dtype: 'float32',
+      synchronous: runtime.synchronous,
+      reductions: true,
+    },
   };
 }

@@ -70,3 +70,13 @@ export class RAdamScheduleFree extends trainEval<core.RAdamScheduleFreeOptions>(
 export class RAdamScheduleFreeClosure extends closure<core.RAdamScheduleFreeOptions>(
   algorithms.RAdamScheduleFreeClosure,
 ) {}
+
+/**
+ * ScheduleFree+ (`AdamCScheduleFreePlusPaper`): a Polyak step size from the loss and two sums over
+ * every parameter, AdamC weight decay (useful values O(10–50)). Pass the loss at y:
+ * `await opt.step(grads, { loss })`. Each step runs one partial-sum kernel per parameter and reads
+ * its partial sums back (the other classes read nothing back).
+ */
+export class AdamCScheduleFreePlusPaper extends trainEval<core.AdamCScheduleFreePlusPaperOptions>(
+  algorithms.AdamCScheduleFreePlusPaper,
+) {}

@@ -36,7 +36,7 @@ export async function gpujsReplayBackend(
   return algorithmReplayBackend({
     name,
     dtype: 'float32',
-    features: ['frozen-params'],
+    features: ['frozen-params', 'schedule-free-plus'],
     create({ algorithm, params, options: groupOptions }) {
       instance ??= gpu();
       const host = Array.isArray(params)

@@ -15,6 +15,8 @@ import {
 
 /** A parameter checked and ready to become a tensor: its shape and where its values come from. */
 export interface ParamSource {
+  /** The parameter's name. */
+  readonly name: string;
   /** The shape of the tensor: the user's shape on the GPU, flat `[n]` for host storage. */
   readonly shape: readonly number[];
   /** The shape the user gave (an `input()`'s size, a texture's output). */
@@ -79,18 +81,21 @@ export function paramSource(where: string, name: string, value: unknown, runtime
   if (shapeSize(shape) === 0) fail('has no elements');
   const problem = runtime.capacityProblem(shape);
   if (problem) fail(`is too large for one ${runtime.mode} tensor: ${problem}`);
-  return { shape: runtime.residence === 'host' ? [shapeSize(shape)] : shape, userShape: shape, source };
+  return { name, shape: runtime.residence === 'host' ? [shapeSize(shape)] : shape, userShape: shape, source };
 }
 
 /**
  * Checks a record of parameters and makes their tensors, not filled yet (before any GPU work);
- * `sources` learns where each tensor's values come from. Throws `INVALID_PARAMS` naming the culprit.
+ * `sources` learns where each tensor's values come from. Throws `INVALID_PARAMS` naming the culprit,
+ * also for a value given under two names (here, earlier in `sources`, or in `taken`: the parameters
+ * the optimizer has already), which each step would update once per name.
  */
 export function paramTensors(
   where: string,
   record: unknown,
   runtime: GpuRuntime,
   sources: Map<GpuTensor, ParamSource>,
+  taken: readonly ParamSource[] = [],
 ): Record<string, GpuTensor> {
   check(
     record !== null && typeof record === 'object',
@@ -101,10 +106,25 @@ export function paramTensors(
   const out: Record<string, GpuTensor> = {};
   for (const [name, value] of Object.entries(record as Record<string, unknown>)) {
     const src = paramSource(where, name, value, runtime);
+    for (const other of [...taken, ...sources.values()]) {
+      check(
+        !sharesMemory(src.source, other.source),
+        'INVALID_PARAMS',
+        () =>
+          `${where}: parameters "${other.name}" and "${name}" are the same ${src.source instanceof Float32Array ? 'memory (one Float32Array, or views overlapping in one buffer)' : 'GPU value'}; it would be updated once for each name every step. Pass each parameter once, or give each its own copy (e.g. ${name}: ${other.name}.slice()).`,
+      );
+    }
     out[name] = runtime.paramTensor(src.source instanceof Float32Array ? src.source : null, src.shape);
     sources.set(out[name], src);
   }
   return out;
+}
+
+/** Whether two parameter sources are one value, or host arrays overlapping in one buffer. */
+function sharesMemory(a: Float32Array | DeviceValue, b: Float32Array | DeviceValue): boolean {
+  if (a === b) return true;
+  if (!(a instanceof Float32Array) || !(b instanceof Float32Array) || a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /**

@@ -1,7 +1,13 @@
 import * as core from '@schedulefree/core';
 import { GPU, Input } from 'gpu.js';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { AdamWScheduleFree, type GpuJsTensor, ScheduleFreeError, SGDScheduleFree } from './index.js';
+import {
+  AdamCScheduleFreePlusPaper,
+  AdamWScheduleFree,
+  type GpuJsTensor,
+  ScheduleFreeError,
+  SGDScheduleFree,
+} from './index.js';
 
 type Mode = 'webgl2' | 'webgl' | 'webgpu';
 type Kernel = (...args: unknown[]) => unknown;
@@ -120,6 +126,36 @@ for (const mode of ['webgl2', 'webgl', 'webgpu'] as const) {
       await opt.eval();
       expectClose((await opt.readParams()).w, ref.evalParams().w);
       opt.dispose();
+    });
+
+    it('runs ScheduleFree+ on a shaped parameter with one read-back of the partial sums per step', async () => {
+      const start = values(N, 4);
+      const target = values(N, 5);
+      const options = { lr: 0.5, weightDecay: 10, polyakBeta: 0.5 };
+      const param = await initKernel(input(start, [X, Y]));
+      const opt = await new AdamCScheduleFreePlusPaper(gpu, { w: param as never }, options).train();
+      const reference = { w: start.slice() };
+      const ref = new core.AdamCScheduleFreePlusPaper(reference, options).train();
+      await opt.ready();
+      const readBacks = countReadBacks(gpu, mode);
+      const counts: number[] = [];
+      // (A spy made by an earlier test goes on counting: count from here.)
+      const before = readBacks.count();
+      for (let step = 0; step < 5; step++) {
+        const grad = (await gradKernel(opt.params.w, input(target, [X, Y]))) as { delete(): void };
+        const loss = 1 / (step + 1);
+        await opt.step({ w: grad as GpuJsTensor }, { loss });
+        grad.delete();
+        ref.step({ w: Float32Array.from(reference.w, (v, i) => v - target[i]) }, { loss });
+        counts.push(readBacks.count() - before);
+      }
+      // The partial sums of Σ|g| and Σ g·(z − x), and nothing else.
+      expect(counts).toEqual([1, 2, 3, 4, 5]);
+      expect(opt.groupState(0).scheduledLr).toBeGreaterThan(0);
+      expect([...opt.kernelModes]).toEqual([mode]);
+      expectClose((await opt.readParams()).w, reference.w);
+      expectClose((await opt.evalParams()).w, ref.evalParams().w);
+      await opt.dispose();
     });
 
     it('takes host parameters and gradients too, uploading them', async () => {

@@ -1,7 +1,13 @@
 import type { KernelPlan } from '@schedulefree/core';
 import { acquireKernel, type CachedKernel, releaseKernel } from './kernel-cache.js';
 import { isGLMode } from './limits.js';
-import { type LoweredKernel, lowerPlan, type OutputStyle } from './lower.js';
+import {
+  type LoweredKernel,
+  type LoweredReduction,
+  lowerPlan,
+  lowerReduction,
+  type OutputStyle,
+} from './lower.js';
 import { isDeviceValue } from './values.js';
 
 /** A kernel function as gpu.js returns it (run shortcut), with the fields this package reads. */
@@ -79,6 +85,8 @@ export class GpuKernels {
   /** Kernels of a pattern no longer in use, let go of once a run of the new one has finished. */
   private superseded: ProgramKernel[] = [];
   private readonly helpers = new Map<string, KernelFn>();
+  /** Partial-sum kernels of reductions, by plan and shape. */
+  private readonly reductions = new Map<string, { lowered: LoweredReduction; fn: KernelFn }>();
   /** Keys of the shared kernels used, released by {@link destroy}. */
   private readonly acquired: string[] = [];
   private warnedFallback = false;
@@ -139,16 +147,66 @@ export class GpuKernels {
     const { lowered } = k;
     if (!k.fn) {
       const types = [...tensors.map(argumentType), ...lowered.scalars.map(() => 'Float')];
-      const settings = this.settings(shape, types);
+      // The rows style: one row of the output per result.
+      const output = lowered.rows ? [...shape, lowered.results.length] : shape;
+      const settings = this.settings(output, types);
       const { source, subKernels } = lowered;
       k.key = JSON.stringify({ source, subKernels, settings });
-      k.fn = this.kernel(shape, k.key, () =>
+      k.fn = this.kernel(output, k.key, () =>
         k.mapped
           ? this.gpu.createKernelMap(subKernels, source, settings)
           : this.gpu.createKernel(source, settings),
       );
     }
     return this.observe(k.fn, k.fn(...tensors, ...lowered.scalars.map((i) => scalars[i])));
+  }
+
+  /**
+   * Runs the partial-sum kernel of a reduction plan over tensors of `shape` (lowered and built once
+   * per plan and shape): `blocks` columns per term, each the sum of `block` consecutive elements.
+   * The kernel returns host rows (it is not a pipeline kernel: its output is what the host reads
+   * back), or a promise of them where gpu.js works asynchronously.
+   */
+  reduce(
+    plan: KernelPlan,
+    shape: readonly number[],
+    scalars: readonly number[],
+    argumentsOf: (slots: readonly string[]) => unknown[],
+  ): { result: unknown; blocks: number } {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const rank = Math.min(Math.max(shape.length, 1), 3) as 1 | 2 | 3;
+    // About √n blocks of about √n elements: few values to read back, and enough threads.
+    const block = Math.max(1, Math.ceil(Math.sqrt(size)));
+    const blocks = Math.ceil(size / block);
+    const id = `${plan.graph.key}#${plan.pattern}|${shape.join('x')}`;
+    let entry = this.reductions.get(id);
+    const lowered = entry?.lowered ?? lowerReduction(plan, rank);
+    const tensors = argumentsOf(lowered.tensors);
+    if (!entry) {
+      const types = [...tensors.map(argumentType), ...lowered.scalars.map(() => 'Float')];
+      const constants = {
+        block,
+        size,
+        ...(rank > 1 ? { sx: shape[0] } : {}),
+        ...(rank > 2 ? { sy: shape[1] } : {}),
+      };
+      const settings = {
+        ...this.settings([blocks, lowered.terms.length], types),
+        pipeline: false,
+        constants,
+        constantTypes: Object.fromEntries(Object.keys(constants).map((k) => [k, 'Integer'])),
+      };
+      const fn = this.kernel(
+        [blocks, lowered.terms.length],
+        JSON.stringify({ source: lowered.source, settings }),
+        () => this.gpu.createKernel(lowered.source, settings),
+      );
+      entry = { lowered, fn };
+      this.reductions.set(id, entry);
+    }
+    const { fn } = entry;
+    const result = this.observe(fn, fn(...tensors, ...lowered.scalars.map((i) => scalars[i])));
+    return { result, blocks };
   }
 
   /** A copy of `arg` (host data viewed with `shape`, or a device value) as a new kernel output. */
@@ -174,6 +232,7 @@ export class GpuKernels {
     this.current.clear();
     this.superseded = [];
     this.helpers.clear();
+    this.reductions.clear();
     for (const key of this.acquired.splice(0)) releaseKernel(this.gpu, key);
   }
 

@@ -116,6 +116,24 @@ describe('lowering a kernel plan to gpu.js kernel source', () => {
     expect(vScalars.length).toBeLessThan(plan.uses.length);
   });
 
+  it('gives one kernel with a row per output in rows style, each row computing only what it needs', () => {
+    const plan = planOf(adamwPlan(3));
+    const kernels = lowerPlan(plan, { style: 'rows', rank: 1 });
+    expect(kernels).toHaveLength(1);
+    const [k] = kernels;
+    expect(k.rows).toBe(true);
+    expect(k.results.map((r) => r.slots)).toEqual([['param'], ['z'], ['v']]);
+    // Each input is an argument once, read by the rows that need it.
+    expect(k.tensors).toEqual(['param', 'grad', 'z', 'v']);
+    const rows = k.source.split(/if \(this\.thread\.y === \d\) \{|\} else \{/).slice(1);
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatch(/Math\.sqrt/);
+    // The row of v reads neither the parameter nor z, and takes no square root.
+    expect(rows[2]).not.toMatch(/t_param|t_z|Math\.sqrt/);
+    // The host modes store flat tensors; shaped ones would need another index.
+    expect(() => lowerPlan(plan, { style: 'rows', rank: 2 })).toThrow(/rank 1/);
+  });
+
   it('shares one result between slots holding the same value, and splits maps over four results', () => {
     const options: AdamWScheduleFreeReferenceOptions = {
       ...AdamWScheduleFreeReferenceAlgorithm.defaults,

@@ -2,6 +2,7 @@ import * as core from '@schedulefree/core';
 import { GPU, Input } from 'gpu.js';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  AdamCScheduleFreePlusPaper,
   AdamWScheduleFree,
   AdamWScheduleFreeClosure,
   baseAlgorithms,
@@ -84,6 +85,77 @@ describe.each(['webasm', 'cpu'] as const)('gpu.js optimizers in %s mode', (mode)
     expectClose(w, x.w);
     expect(opt.mode).toBe('eval');
     expect([...opt.kernelModes]).toEqual([mode]);
+  });
+
+  it('runs ScheduleFree+ with the loss and sums over every parameter, like the core float32 optimizer', async () => {
+    const w = values(1001, 4);
+    const b = values(3, 5);
+    const reference = { w: w.slice(), b: b.slice() };
+    const options = { lr: 0.5, weightDecay: 20, polyakBeta: 0.5 };
+    const opt = await new AdamCScheduleFreePlusPaper(gpu(mode), { w, b }, options).train();
+    const ref = new core.AdamCScheduleFreePlusPaper(reference, options).train();
+    for (let step = 0; step < 5; step++) {
+      // Step 3 leaves b without a gradient: it is left out of the sums and stays as it is.
+      const grads = { w: values(1001, 30 + step, 0.1), b: step === 3 ? null : values(3, 40 + step, 0.1) };
+      const loss = 2 / (step + 1);
+      expect(await opt.step(grads, { loss })).toBe(true);
+      ref.step(grads, { loss });
+      expectClose(w, reference.w);
+      expectClose(b, reference.b);
+    }
+    // The Polyak step moved the parameters (ρ > 0), as in the core.
+    expect(opt.groupState(0).scheduledLr).toBeGreaterThan(0);
+    expect(opt.groupState(0).scheduledLr).toBeCloseTo(ref.groupState(0).scheduledLr as number, 5);
+    expectClose((await opt.evalParams()).w, ref.evalParams().w);
+    // The step needs the loss: without it, a clear error that changes nothing.
+    const before = w.slice();
+    const error = await rejection(opt.step({ w: values(1001, 9), b: values(3, 9) }));
+    expect(error.message).toMatch(/loss/);
+    expect(w).toEqual(before);
+    expect([...opt.kernelModes]).toEqual([mode]);
+  });
+
+  it('refuses the same array under two names (it would be updated twice per step)', async () => {
+    const w = values(12, 6);
+    const buffer = new Float32Array(10);
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ['one array twice', () => new SGDScheduleFree(gpu(mode), { a: w, b: w }), /"a" and "b"/],
+      [
+        'overlapping views of one buffer',
+        () => new SGDScheduleFree(gpu(mode), { a: buffer.subarray(0, 6), b: buffer.subarray(4) }),
+        /"a" and "b"/,
+      ],
+      [
+        'one array in two groups',
+        () => new SGDScheduleFree(gpu(mode), [{ params: { a: w } }, { params: { b: w } }]),
+        /"a" and "b"/,
+      ],
+      [
+        'an input() over an array given too',
+        () => new SGDScheduleFree(gpu(mode), { a: w, b: input(w, [3, 4]) }),
+        /"a" and "b"/,
+      ],
+    ];
+    for (const [what, make, names] of cases) {
+      const error = thrown(make);
+      expect(error.code, what).toBe('INVALID_PARAMS');
+      expect(error.message, what).toMatch(names);
+      expect(error.message, what).toMatch(/Pass each parameter once/);
+    }
+    // Views that do not overlap are two parameters.
+    const split = new SGDScheduleFree(gpu(mode), { a: buffer.subarray(0, 5), b: buffer.subarray(5) });
+    await split.dispose();
+    // addParamGroup checks against the parameters the optimizer has, and changes nothing.
+    const opt = await new SGDScheduleFree(gpu(mode), { a: w }, { lr: 0.1 }).train();
+    const before = w.slice();
+    const error = await rejection(opt.addParamGroup({ params: { c: w.subarray(2, 4) } }));
+    expect(error.code).toBe('INVALID_PARAMS');
+    expect(error.message).toMatch(/"a" and "c"/);
+    expect(opt.paramGroups).toHaveLength(1);
+    expect(Object.keys(opt.params)).toEqual(['a']);
+    await opt.step({ a: values(12, 7) });
+    expect(w).not.toEqual(before);
+    await opt.dispose();
   });
 
   it('builds each kernel once per lerp pattern and passes a changing lr as an argument', async () => {
@@ -316,7 +388,7 @@ describe('errors name the parameter and change nothing', () => {
     expect(thrown(() => new SGDScheduleFree(gpu(), { w }, { lr: -1 })).message).toMatch(/"lr"/);
     const style = thrown(() => new SGDScheduleFree(gpu(), { w }, { kernelStyle: 'fused' as never }));
     expect(style.code).toBe('INVALID_OPTION');
-    expect(style.message).toMatch(/option "kernelStyle" must be 'map' or 'single', got "fused"/);
+    expect(style.message).toMatch(/option "kernelStyle" must be 'map', 'single' or 'rows', got "fused"/);
   });
 
   it('rejects bad gradients before touching anything', async () => {
@@ -348,7 +420,12 @@ describe('errors name the parameter and change nothing', () => {
     const g = gpu();
     const destroyed: string[] = [];
     const built = vi.spyOn(g, 'createKernel');
-    const opt = await new SGDScheduleFree(g, { a: values(n, 1), b: values(n, 2) }, { lr: 0.1 }).train();
+    // One kernel per output, so that the kernel both patterns share can be told from the others.
+    const opt = await new SGDScheduleFree(
+      g,
+      { a: values(n, 1), b: values(n, 2) },
+      { lr: 0.1, kernelStyle: 'single' },
+    ).train();
     const watch = () => {
       built.mock.results.forEach((r, i) => {
         const k = r.value as { destroy(): void; watched?: boolean };

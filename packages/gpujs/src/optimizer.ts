@@ -64,6 +64,8 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
   protected readonly runtime: GpuRuntime;
   /** Host modes: row views of shaped parameters, as a 2-D or 3-D kernel indexes them. */
   private readonly views = new Map<string, Float32Array[] | Float32Array[][]>();
+  /** Where each parameter's values came from, to refuse the same array under a second name. */
+  private sources: ParamSource[];
 
   constructor(algorithm: Algorithm<O>, gpu: GPU, params: GpuJsParams<O>, options: GpuJsOptions<O> = {}) {
     const where = algorithm.name;
@@ -86,6 +88,7 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
     super(algorithm, gpujsBackend(runtime, checkDeviceGradients === true), converted as never, engineOptions);
     this.gpu = gpu;
     this.runtime = runtime;
+    this.sources = [...sources.values()];
     this.upload(this.engine.params, sources);
     if (!runtime.idle) {
       // The uploads complete later (WebGPU): they count as the first call, so every call resolves
@@ -171,7 +174,10 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
    */
   override dispose(): Promise<void> {
     const released = this.engine.dispose();
-    const destroy = () => this.runtime.destroy();
+    const destroy = () => {
+      this.runtime.destroy();
+      this.sources = [];
+    };
     if (!released && this.runtime.idle) {
       destroy();
       return Promise.resolve();
@@ -194,12 +200,13 @@ export abstract class GpuJsOptimizerBase<O extends object> extends AsyncOptimize
       method: 'addParamGroup',
       prepare: (deferred) => {
         const sources = new Map<GpuTensor, ParamSource>();
-        const params = paramTensors(where, group?.params, this.runtime, sources);
+        const params = paramTensors(where, group?.params, this.runtime, sources, this.sources);
         const add = engine.addParamGroup({ ...group, params }).prepare(deferred);
         const self = this;
         return function* () {
           yield* add();
           self.upload(params, sources);
+          self.sources.push(...sources.values());
         };
       },
     });

@@ -41,13 +41,25 @@ function then<T, R>(value: MaybePromise<T>, fn: (v: T) => MaybePromise<R>): Mayb
   return isThenable(value) ? Promise.resolve(value).then(fn) : fn(value);
 }
 
-/** Throws `INVALID_OPTION` unless `value` is a boolean or undefined. */
-export function checkFlag(where: string, name: string, value: unknown): void {
+/** Throws `INVALID_OPTION` unless `value` is a boolean or undefined, saying what to pass instead. */
+export function checkFlag(where: string, name: string, value: unknown, fallback = false): void {
   check(
     value === undefined || typeof value === 'boolean',
     'INVALID_OPTION',
-    () => `${where}: option "${name}" must be true or false, got ${JSON.stringify(value)}.`,
+    () =>
+      `${where}: option "${name}" must be true or false, got ${shown(value)}. Pass { ${name}: true } or { ${name}: false }, or leave it out (default ${fallback}).`,
   );
+}
+
+/** A value as an error message shows it (JSON where it has one, its type otherwise). */
+function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function' || typeof value === 'symbol') return `a ${typeof value}`;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return `a ${typeof value}`;
+  }
 }
 
 /**
@@ -89,7 +101,7 @@ export class GpuRuntime {
       );
     }
     checkFlag(where, 'asyncKernels', options.asyncKernels);
-    checkFlag(where, 'optimizeFloatMemory', options.optimizeFloatMemory);
+    checkFlag(where, 'optimizeFloatMemory', options.optimizeFloatMemory, true);
     const mode = backendOf(g.Kernel ?? undefined, g.mode);
     if (typeof mode !== 'string') fail('this GPU instance has no backend (gpu.Kernel is not set).');
     this.mode = mode as string;
@@ -101,12 +113,22 @@ export class GpuRuntime {
       );
     }
     const kernelMaps = features.kernelMap === true && this.mode !== 'webasm' && this.mode !== 'webgpu';
-    const style = options.kernelStyle ?? (kernelMaps && isGLMode(this.mode) ? 'map' : 'single');
+    // WebGL: one kernel map; webasm: one kernel with a row per output; webgpu and cpu: one kernel
+    // per output (in cpu mode, which copies nothing, rows measured slower).
+    const style =
+      options.kernelStyle ??
+      (kernelMaps && isGLMode(this.mode) ? 'map' : this.mode === 'webasm' ? 'rows' : 'single');
     check(
-      style === 'map' || style === 'single',
+      style === 'map' || style === 'single' || style === 'rows',
       'INVALID_OPTION',
-      () => `${where}: option "kernelStyle" must be 'map' or 'single', got ${JSON.stringify(style)}.`,
+      () =>
+        `${where}: option "kernelStyle" must be 'map', 'single' or 'rows', got ${shown(style)}; leave it out for the mode's default.`,
     );
+    if (style === 'rows' && this.residence !== 'host') {
+      fail(
+        `kernelStyle 'rows' is for the host modes (webasm, cpu), not ${this.mode}; use 'map' or 'single', or leave it out.`,
+      );
+    }
     if (style === 'map' && !kernelMaps) {
       fail(
         `kernel maps are not available in ${this.mode} mode${this.mode === 'webasm' ? ' (gpu.js would silently fall back to cpu)' : ''}; use kernelStyle 'single'.`,
@@ -259,7 +281,12 @@ export class GpuRuntime {
         jobs.forEach(({ slots, kernels }, j) => {
           kernels.forEach((k, i) => {
             for (const r of k.lowered.results) {
-              const raw = k.mapped ? (values[j][i] as Record<string, unknown>)[r.key] : values[j][i];
+              const result = values[j][i];
+              const raw = k.mapped
+                ? (result as Record<string, unknown>)[r.key]
+                : k.lowered.rows
+                  ? (result as unknown[])[Number(r.key)]
+                  : result;
               const value = toResident(raw, slots.param.size);
               r.slots.forEach((slot, s) => store(slots[slot], s === 0 ? value : share(value), released));
             }
@@ -275,6 +302,46 @@ export class GpuRuntime {
     if (pending.length > 0) return this.track(Promise.all(pending).then(launch));
     const done = launch();
     return done && this.track(done);
+  }
+
+  /**
+   * The sums over every element of every member of each term of a reduction plan: one partial-sum
+   * kernel per member, whose few partial sums (about √n per term) are the only values read back,
+   * added up on the host in float64. A promise where gpu.js works asynchronously.
+   */
+  reduce(
+    plan: KernelPlan,
+    scalars: readonly number[],
+    members: ReadonlyArray<Readonly<Record<string, GpuTensor>>>,
+  ): MaybePromise<number[]> {
+    const terms = Object.keys(plan.graph.outputs);
+    const launch = () =>
+      members.map((slots) => {
+        const run = this.kernels.reduce(plan, slots.param.shape, scalars, (names) =>
+          names.map((name) => this.argument(slots[name])),
+        );
+        return then(run.result as MaybePromise<unknown>, (rows) => {
+          const partial = flatHost(rows, run.blocks * terms.length);
+          // Row j holds term j's partial sums.
+          return terms.map((_, j) => {
+            let sum = 0;
+            for (let b = 0; b < run.blocks; b++) sum += partial[j * run.blocks + b];
+            return sum;
+          });
+        });
+      });
+    const total = (perMember: number[][]) => terms.map((_, j) => perMember.reduce((sum, m) => sum + m[j], 0));
+    const pending = members.flatMap((slots) =>
+      Object.values(slots)
+        .map((t) => t.value)
+        .filter(isThenable),
+    );
+    const finish = (): MaybePromise<number[]> => {
+      const sums = launch();
+      if (!sums.some(isThenable)) return total(sums as number[][]);
+      return this.track(Promise.all(sums).then(total));
+    };
+    return pending.length > 0 ? this.track(Promise.all(pending).then(finish)) : finish();
   }
 
   /** Lets go of every kernel this optimizer used. */
