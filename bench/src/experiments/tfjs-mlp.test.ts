@@ -43,4 +43,17 @@ describe('ScheduleFree+ in the MLP runs', () => {
       disposeData(data);
     }
   }, 60_000);
+
+  it('scores a diverged seed NaN, like a diverged AdamW run, instead of failing the run', async () => {
+    await useWasmBackend();
+    const data = digitsData(360);
+    try {
+      const plan: EvaluationPlan = { epochs: [1, 3], train: true, heldOut: ['test'] };
+      const records = trainMlp(data, config(1), { kind: 'schedule-free-plus', lr: 64, weightDecay: 0 }, plan);
+      expect(records[1].trainObjective![0]).toBeNaN();
+      expect(records[1].test!.loss[0]).toBeNaN();
+    } finally {
+      disposeData(data);
+    }
+  }, 60_000);
 });

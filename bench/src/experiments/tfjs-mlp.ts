@@ -350,7 +350,9 @@ function assignAll(variables: readonly tf.Variable[], values: readonly Float32Ar
  * ScheduleFree+ over every seed's weights: each seed's optimizer steps typed-array copies of its
  * weights (they hold y while training) with its gradients and its own loss, then the copies are
  * written back to the tfjs variables. x is written in for evaluation and y restored after it, from
- * the copies, so evaluating changes nothing.
+ * the copies, so evaluating changes nothing. A seed whose loss overflows has diverged (the
+ * optimizer refuses a non-finite loss): its weights become NaN, so it scores NaN like a diverged
+ * AdamW run, and it takes no further steps.
  */
 function scheduleFreePlusStepper(
   spec: Extract<TfOptimizerSpec, { kind: 'schedule-free-plus' }>,
@@ -362,7 +364,7 @@ function scheduleFreePlusStepper(
     const params = Object.fromEntries(variables.map((v, i) => [v.name, values[i]]));
     const opt = new AdamCScheduleFreePlusPaper(params, { lr: spec.lr, weightDecay: spec.weightDecay });
     opt.train();
-    return { variables, values, opt };
+    return { variables, values, opt, diverged: false };
   });
   return {
     needsLoss: true,
@@ -370,7 +372,15 @@ function scheduleFreePlusStepper(
       if (!losses || losses.length !== seeds.length) {
         throw new Error(`schedule-free-plus: expected ${seeds.length} seed losses, got ${losses?.length}`);
       }
-      seeds.forEach(({ variables, values, opt }, s) => {
+      seeds.forEach((seed, s) => {
+        const { variables, values, opt } = seed;
+        if (seed.diverged) return;
+        if (!Number.isFinite(losses[s])) {
+          seed.diverged = true;
+          for (const v of values) v.fill(Number.NaN);
+          assignAll(variables, values);
+          return;
+        }
         const g = Object.fromEntries(
           variables.map((v) => [v.name, grads[v.name].dataSync() as Float32Array]),
         );
@@ -379,7 +389,8 @@ function scheduleFreePlusStepper(
       });
     },
     atEvalPoint(fn) {
-      for (const { variables, opt } of seeds) {
+      for (const { variables, opt, diverged } of seeds) {
+        if (diverged) continue; // NaN at y and at x alike
         const x = opt.evalParams();
         assignAll(
           variables,

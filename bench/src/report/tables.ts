@@ -195,6 +195,8 @@ export function mnistTables(result: MnistResult, label = 'B5'): Table[] {
           ...lrs.map((lr) => {
             const g = m!.grid.find((p) => p.lr === lr && p.weightDecay === wd);
             if (!g) return '';
+            // A diverged run's NaN is written to JSON as null.
+            if (!Number.isFinite(g.validationLoss)) return 'diverged';
             return `${g.validationLoss.toFixed(4)}${lr === m!.lr && wd === m!.weightDecay ? ' *' : ''}`;
           }),
         ]),
