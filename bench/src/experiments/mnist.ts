@@ -17,7 +17,7 @@ import { pairedMeanDifference, pairedMeanRatio } from '../lib/intervals.js';
 import { type MachineInfo, machineInfo } from '../lib/io.js';
 import { defaultWorkers } from '../lib/pool.js';
 import { bestPoint, edgeFlags, type GridPoint, gridKey, refinementRound } from '../lib/selection.js';
-import { mean, standardError } from '../lib/stats.js';
+import { mean, roundDeep, standardError } from '../lib/stats.js';
 import { type Check, makeCheck } from './checks.js';
 import {
   type DatasetSpec,
@@ -513,7 +513,8 @@ export async function runMnist(
           }
         : {
             flags: fixedFlags(fixed!),
-            reproduced: finalMean.validationLoss === fixed!.validationLoss,
+            // The earlier run's file stores 6 significant digits (writeJson): compare at that precision.
+            reproduced: roundDeep(finalMean.validationLoss) === roundDeep(fixed!.validationLoss),
             grid: [...fixed!.grid],
             searchReused: true,
           };
