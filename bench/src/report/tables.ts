@@ -144,12 +144,14 @@ export function anytimeTables(result: AnytimeResult): Table[] {
 
 const withSe = (v: number, se: number, digits = 4) => `${v.toFixed(digits)} ± ${se.toFixed(digits)}`;
 
-export function mnistTables(result: MnistResult): Table[] {
+/** B5's tables (`label` names the experiment in the titles). */
+export function mnistTables(result: MnistResult, label = 'B5'): Table[] {
   const flag = (m: NonNullable<MnistResult['methods'][keyof MnistResult['methods']]>) =>
     [
       m.flags.lrInside ? '' : 'lr not bracketed',
       m.flags.weightDecayAtTop ? 'λ at top of grid' : '',
       m.reproduced ? '' : 'rerun differs',
+      m.searchReused ? 'search from an earlier run' : '',
     ]
       .filter(Boolean)
       .join('; ') || '–';
@@ -157,7 +159,7 @@ export function mnistTables(result: MnistResult): Table[] {
   const lrs = [...new Set(entries.flatMap(([, m]) => m!.grid.map((g) => g.lr)))].sort((a, b) => a - b);
   return [
     {
-      title: `B5 · MLP 784-${result.config.hidden}-10 on MNIST (${result.split.train} train / ${result.split.validation} validation / ${result.split.test} test rows, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at the (lr, λ) with the lowest validation loss; mean ± standard error over seeds. Train CE at x = optimization; test columns = generalization`,
+      title: `${label} · MLP 784-${result.config.hidden}-10 on MNIST (${result.split.train} train / ${result.split.validation} validation / ${result.split.test} test rows, ${result.config.seeds} seeds, ${result.config.epochs} epochs): each method at the (lr, λ) with the lowest validation loss; mean ± standard error over seeds. Train CE at x = optimization; test columns = generalization`,
       headers: [
         'method',
         'lr',
@@ -184,8 +186,7 @@ export function mnistTables(result: MnistResult): Table[] {
       ]),
     },
     {
-      title:
-        'B5 · the search: seed-mean final validation cross-entropy at every (lr, λ) run (coarse factor-4 grid, then factor-2 refinement around the best); * = selected',
+      title: `${label} · the search: seed-mean final validation cross-entropy at every (lr, λ) run (coarse factor-4 grid, then factor-2 refinement around the best); * = selected`,
       headers: ['method', 'λ', ...lrs.map(formatLr)],
       rows: entries.flatMap(([name, m]) =>
         [...new Set(m!.grid.map((g) => g.weightDecay))].map((wd) => [
@@ -194,6 +195,8 @@ export function mnistTables(result: MnistResult): Table[] {
           ...lrs.map((lr) => {
             const g = m!.grid.find((p) => p.lr === lr && p.weightDecay === wd);
             if (!g) return '';
+            // A diverged run's NaN is written to JSON as null.
+            if (!Number.isFinite(g.validationLoss)) return 'diverged';
             return `${g.validationLoss.toFixed(4)}${lr === m!.lr && wd === m!.weightDecay ? ' *' : ''}`;
           }),
         ]),
