@@ -1,0 +1,82 @@
+/**
+ * The page's entry point: `runBrowserPerf(request)` sets one backend up, times the Schedule-Free
+ * optimizer and the library's Adam (each step followed by a device synchronisation), then counts
+ * allocations and read-backs over untimed steps after warm-up. Libraries load lazily, so a page
+ * only fetches the one it measures.
+ */
+import { medianMs } from '../../measure.js';
+import type { PageRequest } from '../options.js';
+import type { PageResult, StepCounts, TimedRun } from '../results.js';
+import { deviceCalls, installDeviceCounters } from './counters.js';
+import type { PageOptimizer, PageSetup } from './subject.js';
+
+installDeviceCounters();
+
+async function setup(request: PageRequest): Promise<PageSetup> {
+  const [library] = request.backend.split('-');
+  if (library === 'tfjs') return (await import('./tfjs.js')).setup(request);
+  if (library === 'onnx') return (await import('./onnx.js')).setup(request);
+  if (library === 'gpujs') return (await import('./gpujs.js')).setup(request);
+  throw new Error(`no page module for backend ${request.backend}`);
+}
+
+/** Per-step deltas over `steps` unsynchronised steps (the work is awaited once, after counting). */
+async function countSteps(s: PageSetup, optimizer: PageOptimizer, steps: number): Promise<StepCounts> {
+  const calls0 = deviceCalls();
+  const mem0 = s.memory?.();
+  for (let i = 0; i < steps; i++) await optimizer.step();
+  const calls1 = deviceCalls();
+  const mem1 = s.memory?.();
+  await optimizer.sync();
+  const per = (a: number, b: number) => (b - a) / steps;
+  return {
+    texturesCreated: s.device === 'webgl' ? per(calls0.textures, calls1.textures) : null,
+    gpuBuffersCreated: s.device === 'webgpu' ? per(calls0.gpuBuffers, calls1.gpuBuffers) : null,
+    readBacks: s.device === 'cpu' ? null : per(calls0.readBacks, calls1.readBacks),
+    numTensors: mem0 && mem1 ? per(mem0.numTensors, mem1.numTensors) : null,
+    bytesInGPU: mem0 && mem1 ? per(mem0.bytesInGPU, mem1.bytesInGPU) : null,
+  };
+}
+
+async function time(optimizer: PageOptimizer, steps: number): Promise<number> {
+  return medianMs(async () => {
+    await optimizer.step();
+    await optimizer.sync();
+  }, steps);
+}
+
+export async function runBrowserPerf(request: PageRequest): Promise<PageResult> {
+  const s = await setup(request);
+  try {
+    const subjectMs = await time(s.subject, request.steps);
+    const baselineMs = await time(s.baseline, request.steps);
+    // Counted after both are warm, so first-step allocations (state, kernels) are not counted.
+    const subject: TimedRun = {
+      name: s.subject.name,
+      medianStepMs: subjectMs,
+      counts: await countSteps(s, s.subject, request.countSteps),
+    };
+    const baseline: TimedRun = {
+      name: s.baseline.name,
+      medianStepMs: baselineMs,
+      counts: await countSteps(s, s.baseline, request.countSteps),
+    };
+    return {
+      backend: request.backend,
+      optimizer: request.optimizer,
+      size: request.size,
+      steps: request.steps,
+      countSteps: request.countSteps,
+      sync: s.sync,
+      adapter: s.adapter,
+      subject,
+      baseline,
+      floatsMovedPerParam: s.floatsMovedPerParam,
+      notes: s.notes,
+    };
+  } finally {
+    await s.dispose();
+  }
+}
+
+(globalThis as unknown as { runBrowserPerf: typeof runBrowserPerf }).runBrowserPerf = runBrowserPerf;
