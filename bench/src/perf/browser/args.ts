@@ -24,7 +24,10 @@ function wholeNumber(name: string, text: string | undefined): number | undefined
 }
 
 /** Parses the arguments after `perf` (which include --browser). */
-export function parseBrowserPerfArgs(argv: readonly string[], cwdResolve: (p: string) => string = (p) => p): BrowserPerfArgs {
+export function parseBrowserPerfArgs(
+  argv: readonly string[],
+  cwdResolve: (p: string) => string = (p) => p,
+): BrowserPerfArgs {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -46,7 +49,10 @@ export function parseBrowserPerfArgs(argv: readonly string[], cwdResolve: (p: st
   }
   const timeout = wholeNumber('timeout', values.timeout);
   return {
-    backends: values.backend.split(',').map((b) => b.trim()).filter(Boolean),
+    backends: values.backend
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
     optimizer: values.optimizer,
     sizes: values.size.split(',').map(parseSize),
     steps: wholeNumber('steps', values.steps) ?? 20,

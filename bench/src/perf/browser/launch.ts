@@ -55,15 +55,17 @@ export async function launchBrowser(options: LaunchOptions): Promise<BrowserSess
         userAgent ||= await page.evaluate(() => navigator.userAgent);
         const run = page.evaluate(
           (r) =>
-            (
-              globalThis as unknown as { runBrowserPerf(r: PageRequest): Promise<PageResult> }
-            ).runBrowserPerf(r),
+            (globalThis as unknown as { runBrowserPerf(r: PageRequest): Promise<PageResult> }).runBrowserPerf(
+              r,
+            ),
           request,
         );
         return await withTimeout(run, options.timeoutMs, `${request.backend} at n=${request.size}`).catch(
           (error: unknown) => {
             const message = error instanceof Error ? error.message : String(error);
-            throw new Error(`${request.backend}: ${message}${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`);
+            throw new Error(
+              `${request.backend}: ${message}${errors.length ? ` (page errors: ${errors.join('; ')})` : ''}`,
+            );
           },
         );
       } finally {

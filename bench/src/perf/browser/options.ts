@@ -48,17 +48,25 @@ function flagName(flag: string): string {
  * (`--use-angle=vulkan` against `--use-angle=swiftshader`) replaces it. `--enable-features` values
  * are merged instead, since Chromium reads only the last one.
  */
-export function chromiumArgs(extra: readonly string[], defaults: readonly string[] = defaultChromiumArgs): string[] {
+export function chromiumArgs(
+  extra: readonly string[],
+  defaults: readonly string[] = defaultChromiumArgs,
+): string[] {
   const args = [...defaults];
   for (const flag of extra) {
     if (!flag.startsWith('--')) {
-      throw new Error(`--chromium-flag: "${flag}" is not a Chromium switch; write it as --chromium-flag=--name=value`);
+      throw new Error(
+        `--chromium-flag: "${flag}" is not a Chromium switch; write it as --chromium-flag=--name=value`,
+      );
     }
     const name = flagName(flag);
     const at = args.findIndex((a) => flagName(a) === name);
     if (at < 0) args.push(flag);
     else if (name === '--enable-features' || name === '--disable-features') {
-      const merged = new Set([...args[at].slice(name.length + 1).split(','), ...flag.slice(name.length + 1).split(',')]);
+      const merged = new Set([
+        ...args[at].slice(name.length + 1).split(','),
+        ...flag.slice(name.length + 1).split(','),
+      ]);
       args[at] = `${name}=${[...merged].filter(Boolean).join(',')}`;
     } else args[at] = flag;
   }

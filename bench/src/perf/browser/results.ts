@@ -22,12 +22,18 @@ export interface StepCounts {
   texturesCreated: number | null;
   /** GPUDevice.createBuffer/createTexture calls (WebGPU) per step. */
   gpuBuffersCreated: number | null;
-  /** readPixels/getBufferSubData (WebGL) or GPUBuffer.mapAsync (WebGPU) calls per step. */
+  /** readPixels/getBufferSubData (WebGL) or GPUBuffer.mapAsync(READ) (WebGPU) calls per step. */
   readBacks: number | null;
   /** Change of tfjs `tf.memory().numTensors` per step (tfjs only). */
   numTensors: number | null;
   /** Change of tfjs's GPU bytes per step (`numBytesInGPUAllocated`, or `numBytesInGPU`) (tfjs only). */
   bytesInGPU: number | null;
+  /**
+   * Wall time per step of the counted steps, which are not synchronised: the time to issue the work.
+   * With `drainMs` (the one synchronisation after them) it shows how much work was still queued.
+   */
+  issueMsPerStep: number;
+  drainMs: number;
 }
 
 /** One optimizer timed in the page. */

@@ -3,13 +3,19 @@ import { writeFileSync } from 'node:fs';
 import { launchBrowser } from './launch.js';
 import {
   type BrowserBackendName,
+  checkRequest,
   chromiumArgs,
   chromiumPath,
-  checkRequest,
   envChromiumArgs,
   type PageRequest,
 } from './options.js';
-import { type BrowserPerfFile, type BrowserPerfResult, browserPerfTable, softwareWarning, withRatio } from './results.js';
+import {
+  type BrowserPerfFile,
+  type BrowserPerfResult,
+  browserPerfTable,
+  softwareWarning,
+  withRatio,
+} from './results.js';
 
 export interface BrowserPerfArgs {
   backends: string[];
@@ -60,7 +66,9 @@ export async function runBrowserPerf(args: BrowserPerfArgs): Promise<BrowserPerf
     }
     const file: BrowserPerfFile = { kind: 'browser-perf', chromium: await session.info(), results };
     log(`\n${browserPerfTable(results)}`);
-    log(`Counts are Schedule-Free / baseline per step, over ${requests[0]?.countSteps} untimed steps after warm-up.`);
+    log(
+      `Counts are Schedule-Free / baseline per step, over ${requests[0]?.countSteps} untimed steps after warm-up.`,
+    );
     const warning = softwareWarning(results);
     if (warning) log(warning);
     if (args.json) writeFileSync(args.json, `${JSON.stringify(file, null, 2)}\n`);

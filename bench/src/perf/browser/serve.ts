@@ -16,7 +16,8 @@ const types: Record<string, string> = {
   '.map': 'application/json',
 };
 
-const page = '<!doctype html><meta charset="utf-8"><title>schedulefree browser perf</title><script type="module" src="/main.js"></script>';
+const page =
+  '<!doctype html><meta charset="utf-8"><title>schedulefree browser perf</title><script type="module" src="/main.js"></script>';
 
 function ortDist(): string {
   return dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));

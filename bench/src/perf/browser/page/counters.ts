@@ -15,16 +15,24 @@ const totals: DeviceCalls = { textures: 0, gpuBuffers: 0, readBacks: 0 };
 
 type Method = (...args: unknown[]) => unknown;
 
-function countCalls(proto: object | undefined, method: string, key: keyof DeviceCalls): void {
+function countCalls(
+  proto: object | undefined,
+  method: string,
+  key: keyof DeviceCalls,
+  counts: (args: unknown[]) => boolean = () => true,
+): void {
   if (!proto) return;
   const target = proto as Record<string, Method>;
   const original = target[method];
   if (typeof original !== 'function') return;
   target[method] = function (this: unknown, ...args: unknown[]) {
-    totals[key]++;
+    if (counts(args)) totals[key]++;
     return original.apply(this, args);
   };
 }
+
+/** GPUMapMode.READ: a map for reading is a read-back; a map for writing is an upload. */
+const MAP_READ = 1;
 
 let installed = false;
 
@@ -40,7 +48,12 @@ export function installDeviceCounters(): void {
   countCalls(g.WebGL2RenderingContext?.prototype, 'getBufferSubData', 'readBacks');
   countCalls(g.GPUDevice?.prototype, 'createBuffer', 'gpuBuffers');
   countCalls(g.GPUDevice?.prototype, 'createTexture', 'gpuBuffers');
-  countCalls(g.GPUBuffer?.prototype, 'mapAsync', 'readBacks');
+  countCalls(
+    g.GPUBuffer?.prototype,
+    'mapAsync',
+    'readBacks',
+    (args) => ((args[0] as number) & MAP_READ) !== 0,
+  );
 }
 
 export function deviceCalls(): DeviceCalls {

@@ -59,7 +59,12 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
     lr: number;
     weightDecay: number;
   }>;
-  const base = new sf.GpuJsBaseOptimizer(gpu, baseAlgorithm, { w: fillRandom(new Float32Array(n), 1) }, options);
+  const base = new sf.GpuJsBaseOptimizer(
+    gpu,
+    baseAlgorithm,
+    { w: fillRandom(new Float32Array(n), 1) },
+    options,
+  );
   const subject = {
     name: `${request.optimizer} (@schedulefree/gpujs)`,
     step: () => opt.step({ w: grad }),
@@ -82,7 +87,9 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
   await subject.sync();
   await baseline.sync();
   if (opt.kernelModes.size !== 1 || !opt.kernelModes.has(mode)) {
-    throw new Error(`${request.backend}: kernels ran in ${[...opt.kernelModes].join(', ')} instead of ${mode}`);
+    throw new Error(
+      `${request.backend}: kernels ran in ${[...opt.kernelModes].join(', ')} instead of ${mode}`,
+    );
   }
   const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
   return {

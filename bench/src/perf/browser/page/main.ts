@@ -24,12 +24,17 @@ async function setup(request: PageRequest): Promise<PageSetup> {
 async function countSteps(s: PageSetup, optimizer: PageOptimizer, steps: number): Promise<StepCounts> {
   const calls0 = deviceCalls();
   const mem0 = s.memory?.();
+  const start = performance.now();
   for (let i = 0; i < steps; i++) await optimizer.step();
+  const issued = performance.now();
   const calls1 = deviceCalls();
   const mem1 = s.memory?.();
   await optimizer.sync();
+  const drained = performance.now();
   const per = (a: number, b: number) => (b - a) / steps;
   return {
+    issueMsPerStep: (issued - start) / steps,
+    drainMs: drained - issued,
     texturesCreated: s.device === 'webgl' ? per(calls0.textures, calls1.textures) : null,
     gpuBuffersCreated: s.device === 'webgpu' ? per(calls0.gpuBuffers, calls1.gpuBuffers) : null,
     readBacks: s.device === 'cpu' ? null : per(calls0.readBacks, calls1.readBacks),

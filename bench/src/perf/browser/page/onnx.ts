@@ -74,9 +74,9 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
       `${request.backend}: unknown optimizer ${request.optimizer}; try one of ${Object.keys(classes).join(', ')}`,
     );
   }
-  const ort = (
-    webgpu ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web')
-  ) as unknown as OrtWeb;
+  const ort = (webgpu
+    ? await import('onnxruntime-web/webgpu')
+    : await import('onnxruntime-web')) as unknown as OrtWeb;
   // The runtime's .mjs/.wasm files are served beside the page.
   ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
   const executionProviders = [webgpu ? 'webgpu' : 'wasm'];
@@ -99,7 +99,11 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
   // wasm: the step's promise resolves with the outputs already in memory.
   const sync = device ? () => device.queue.onSubmittedWorkDone() : async () => {};
   await opt.train();
-  const subject = { name: `${request.optimizer} (@schedulefree/onnx)`, step: () => opt.step({ w: grad }), sync };
+  const subject = {
+    name: `${request.optimizer} (@schedulefree/onnx)`,
+    step: () => opt.step({ w: grad }),
+    sync,
+  };
   const baseline = { name: 'Adam graph (same runtime)', step: () => adam.step({ w: grad }), sync };
   // State and sessions exist before anything is timed.
   await subject.step();
@@ -112,7 +116,9 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
     adapter: device
       ? webgpuAdapterInfo(device.adapterInfo)
       : cpuAdapter(`onnxruntime-web wasm, ${ort.env.wasm.numThreads ?? 'default'} thread(s)`),
-    sync: device ? 'device.queue.onSubmittedWorkDone() on ORT’s GPUDevice' : 'none needed (wasm outputs are in memory)',
+    sync: device
+      ? 'device.queue.onSubmittedWorkDone() on ORT’s GPUDevice'
+      : 'none needed (wasm outputs are in memory)',
     device: device ? 'webgpu' : 'cpu',
     floatsMovedPerParam: floatsMoved(plan.program),
     notes: [

@@ -59,7 +59,8 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
       `${request.backend}: unknown optimizer ${request.optimizer}; try one of ${Object.keys(algorithms).join(', ')}`,
     );
   }
-  if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} is not available in this browser`);
+  if (!(await tf.setBackend(backend)))
+    throw new Error(`tfjs backend ${backend} is not available in this browser`);
   await tf.ready();
   const n = request.size;
   const w = tf.variable(tf.tensor1d(fillRandom(new Float32Array(n), 1)), true, 'perf_w_sf');
@@ -91,7 +92,9 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
     subject,
     baseline,
     adapter:
-      backend === 'webgpu' ? await tfjsWebgpuAdapter() : webglAdapter(webglVersion === 2 ? 'webgl2' : 'webgl'),
+      backend === 'webgpu'
+        ? await tfjsWebgpuAdapter()
+        : webglAdapter(webglVersion === 2 ? 'webgl2' : 'webgl'),
     sync:
       backend === 'webgl'
         ? 'dataSync() of one element computed from the parameter (blocking readPixels)'
@@ -99,7 +102,9 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
     device: backend,
     memory,
     floatsMovedPerParam: floatsMoved(plan.program),
-    notes: [`tf.getBackend() = ${tf.getBackend()}${backend === 'webgl' ? `, WEBGL_VERSION ${webglVersion}` : ''}`],
+    notes: [
+      `tf.getBackend() = ${tf.getBackend()}${backend === 'webgl' ? `, WEBGL_VERSION ${webglVersion}` : ''}`,
+    ],
     dispose() {
       opt.dispose();
       adam.dispose();
