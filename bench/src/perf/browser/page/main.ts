@@ -1,10 +1,10 @@
 /**
  * The page's entry point: `runBrowserPerf(request)` sets one backend up, times the Schedule-Free
- * optimizer and the library's Adam (each step followed by a device synchronisation), then counts
- * allocations and read-backs over untimed steps after warm-up. Libraries load lazily, so a page
- * only fetches the one it measures.
+ * optimizer and the library's Adam in alternation (each step followed by a device
+ * synchronisation), then counts allocations and read-backs over untimed steps after warm-up.
+ * Libraries load lazily, so a page only fetches the one it measures.
  */
-import { medianMs } from '../../measure.js';
+import { median } from '../../measure.js';
 import type { PageRequest } from '../options.js';
 import type { PageResult, StepCounts, TimedRun } from '../results.js';
 import { deviceCalls, installDeviceCounters } from './counters.js';
@@ -43,18 +43,41 @@ async function countSteps(s: PageSetup, optimizer: PageOptimizer, steps: number)
   };
 }
 
-async function time(optimizer: PageOptimizer, steps: number): Promise<number> {
-  return medianMs(async () => {
-    await optimizer.step();
-    await optimizer.sync();
-  }, steps);
+/** One step followed by the device synchronisation, timed. */
+async function timedStep(optimizer: PageOptimizer): Promise<number> {
+  const start = performance.now();
+  await optimizer.step();
+  await optimizer.sync();
+  return performance.now() - start;
+}
+
+/**
+ * Median step times of the two optimizers, after two untimed warm-up steps each. Their timed steps
+ * alternate (and which goes first alternates too), so a change in the machine's load during the run
+ * reaches both medians alike.
+ */
+async function timeInterleaved(a: PageOptimizer, b: PageOptimizer, steps: number): Promise<[number, number]> {
+  for (let i = 0; i < 2; i++) {
+    await timedStep(a);
+    await timedStep(b);
+  }
+  const times: [number[], number[]] = [[], []];
+  for (let i = 0; i < steps; i++) {
+    if (i % 2 === 0) {
+      times[0].push(await timedStep(a));
+      times[1].push(await timedStep(b));
+    } else {
+      times[1].push(await timedStep(b));
+      times[0].push(await timedStep(a));
+    }
+  }
+  return [median(times[0]), median(times[1])];
 }
 
 export async function runBrowserPerf(request: PageRequest): Promise<PageResult> {
   const s = await setup(request);
   try {
-    const subjectMs = await time(s.subject, request.steps);
-    const baselineMs = await time(s.baseline, request.steps);
+    const [subjectMs, baselineMs] = await timeInterleaved(s.subject, s.baseline, request.steps);
     // Counted after both are warm, so first-step allocations (state, kernels) are not counted.
     const subject: TimedRun = {
       name: s.subject.name,
