@@ -11,7 +11,8 @@ export const BROWSER_PERF_USAGE = `  perf --browser --backend NAME[,NAME...] --o
       library's Adam on the same device in the same page. Prints and records the adapter (WebGPU
       adapter info, WebGL UNMASKED_RENDERER) and marks software rasterisers (SwiftShader), and the
       textures/buffers/tensors allocated and read-backs per step over --count-steps untimed steps
-      after warm-up (default min(K, 5)). Backends: ${browserBackendNames.join(', ')}.
+      after warm-up (default min(K, 5)). --timeout: seconds one measurement may take (default 600).
+      Backends: ${browserBackendNames.join(', ')}.
       Chromium starts with SwiftShader flags; --chromium-flag (repeatable, or CHROMIUM_ARGS separated
       by spaces) adds or replaces one, e.g. --chromium-flag=--use-angle=vulkan
       --chromium-flag=--enable-features=Vulkan on a machine with a GPU.`;

@@ -5,6 +5,7 @@ import {
   browserPerfTable,
   isSoftwareAdapter,
   type PageResult,
+  quartiles,
   type StepCounts,
   softwareWarning,
   stepRatio,
@@ -43,10 +44,16 @@ function page(over: Partial<PageResult> = {}): PageResult {
     countSteps: 5,
     sync: 'dataSync',
     adapter: swiftshaderGL,
-    subject: { name: 'AdamWScheduleFree (@schedulefree/tfjs)', medianStepMs: 12, counts: counts() },
+    subject: {
+      name: 'AdamWScheduleFree (@schedulefree/tfjs)',
+      medianStepMs: 12,
+      stepTimesMs: [14, 10, 12],
+      counts: counts(),
+    },
     baseline: {
       name: 'tf.train.adam',
       medianStepMs: 16,
+      stepTimesMs: [16, 18, 14, 16, 16],
       counts: counts({ texturesCreated: 2, numTensors: 1 }),
     },
     floatsMovedPerParam: 7,
@@ -64,6 +71,15 @@ describe('stepRatio', () => {
   it('refuses times that cannot make a ratio', () => {
     expect(() => stepRatio(1, 0)).toThrow(/two positive times/);
     expect(() => stepRatio(Number.NaN, 1)).toThrow(/two positive times/);
+  });
+});
+
+describe('quartiles', () => {
+  it('interpolates between order statistics', () => {
+    expect(quartiles([4, 1, 3, 2, 5])).toEqual([2, 4]);
+    expect(quartiles([1, 2, 3, 4])).toEqual([1.75, 3.25]);
+    expect(quartiles([7])).toEqual([7, 7]);
+    expect(quartiles([]).every(Number.isNaN)).toBe(true);
   });
 });
 
@@ -99,26 +115,30 @@ describe('browserPerfTable', () => {
       subject: {
         name: 's',
         medianStepMs: 30,
+        stepTimesMs: [30],
         counts: counts({ texturesCreated: null, readBacks: null, numTensors: null }),
       },
       baseline: {
         name: 'Adam graph (same runtime)',
         medianStepMs: 20,
+        stepTimesMs: [20],
         counts: counts({ texturesCreated: null, readBacks: null, numTensors: null }),
       },
     });
     const lines = browserPerfTable([withRatio(page()), withRatio(onnx)]).split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^backend\s+optimizer\s+size\s+ms\/step\s+baseline\s+baseline ms\s+ratio/);
+    expect(lines[0]).toMatch(
+      /^backend\s+optimizer\s+size\s+ms\/step \[IQR\]\s+baseline\s+baseline ms \[IQR\]\s+ratio/,
+    );
     expect(lines[0]).toMatch(/adapter$/);
     const [webgl, wasm] = [lines[2].split(/\s{2,}/), lines[3].split(/\s{2,}/)];
     expect(webgl.slice(0, 10)).toEqual([
       'tfjs-webgl',
       'AdamWScheduleFree',
       '1M',
-      '12.00',
+      '12.0 [11.0–13.0]',
       'tf.train.adam',
-      '16.00',
+      '16.0 [16.0–16.0]',
       '0.75x',
       '0 / 2',
       '0 / 1',
@@ -129,9 +149,9 @@ describe('browserPerfTable', () => {
       'onnx-wasm',
       'AdamWScheduleFree',
       '1M',
-      '30.00',
+      '30.0 [30.0–30.0]',
       'Adam graph (same runtime)',
-      '20.00',
+      '20.0 [20.0–20.0]',
       '1.50x',
       '– / –',
       '– / –',

@@ -40,6 +40,8 @@ export interface StepCounts {
 export interface TimedRun {
   name: string;
   medianStepMs: number;
+  /** Every timed step (step plus synchronisation), in the order they ran. */
+  stepTimesMs: number[];
   counts: StepCounts;
 }
 
@@ -98,6 +100,26 @@ export function withRatio(page: PageResult): BrowserPerfResult {
   };
 }
 
+/** First and third quartiles (linear interpolation between order statistics). */
+export function quartiles(values: readonly number[]): [number, number] {
+  if (!values.length) return [Number.NaN, Number.NaN];
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => {
+    const pos = q * (sorted.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  };
+  return [at(0.25), at(0.75)];
+}
+
+/** A median with its interquartile range: "158.4 [150.1–170.2]". */
+function timeCell(run: TimedRun): string {
+  const [q1, q3] = quartiles(run.stepTimesMs);
+  const range = Number.isFinite(q1) ? ` [${q1.toFixed(1)}–${q3.toFixed(1)}]` : '';
+  return `${run.medianStepMs.toFixed(1)}${range}`;
+}
+
 /** The adapter as one table cell, marked when it is a software rasteriser. */
 export function adapterLabel(adapter: AdapterInfo): string {
   const name = [adapter.vendor, adapter.renderer].filter(Boolean).join(' / ') || 'unknown';
@@ -116,15 +138,18 @@ function sizeLabel(n: number): string {
   return String(n);
 }
 
-/** The table printed after a run: one row per result. Counts are "Schedule-Free / baseline" per step. */
+/**
+ * The table printed after a run: one row per result, times as median [first–third quartile] of the
+ * timed steps, counts as "Schedule-Free / baseline" per step.
+ */
 export function browserPerfTable(results: readonly BrowserPerfResult[]): string {
   const headers = [
     'backend',
     'optimizer',
     'size',
-    'ms/step',
+    'ms/step [IQR]',
     'baseline',
-    'baseline ms',
+    'baseline ms [IQR]',
     'ratio',
     'textures+buffers/step',
     'tensors/step',
@@ -140,9 +165,9 @@ export function browserPerfTable(results: readonly BrowserPerfResult[]): string 
       r.backend,
       r.optimizer,
       sizeLabel(r.size),
-      r.subject.medianStepMs.toFixed(2),
+      timeCell(r.subject),
       r.baseline.name,
-      r.baseline.medianStepMs.toFixed(2),
+      timeCell(r.baseline),
       `${r.ratio.toFixed(2)}x`,
       countCell(created(r.subject.counts), created(r.baseline.counts)),
       countCell(r.subject.counts.numTensors, r.baseline.counts.numTensors),

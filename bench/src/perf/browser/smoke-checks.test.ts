@@ -21,8 +21,8 @@ function result(over: Partial<BrowserPerfResult> = {}): BrowserPerfResult {
     countSteps: 2,
     sync: 'dataSync',
     adapter: { api: 'webgl', vendor: 'Google', renderer: 'SwiftShader' },
-    subject: { name: 'sf', medianStepMs: 2, counts: webglCounts },
-    baseline: { name: 'adam', medianStepMs: 4, counts: webglCounts },
+    subject: { name: 'sf', medianStepMs: 2, stepTimesMs: [2, 2, 2], counts: webglCounts },
+    baseline: { name: 'adam', medianStepMs: 4, stepTimesMs: [4, 4, 4], counts: webglCounts },
     floatsMovedPerParam: 7,
     notes: [],
     ratio: 0.5,
@@ -47,7 +47,7 @@ describe('smokeProblems', () => {
       file([
         result({
           adapter: { api: 'webgpu', vendor: '', renderer: 'x' },
-          subject: { name: 'sf', medianStepMs: Number.NaN, counts: webglCounts },
+          subject: { name: 'sf', medianStepMs: Number.NaN, stepTimesMs: [1], counts: webglCounts },
         }),
       ]),
       ['tfjs-webgl', 'onnx-wasm'],
@@ -55,6 +55,7 @@ describe('smokeProblems', () => {
     );
     expect(problems).toEqual([
       'tfjs-webgl: sf median NaN ms',
+      'tfjs-webgl: sf has 1 step times, expected 3',
       'tfjs-webgl: ran on webgpu, expected webgl',
       'onnx-wasm: expected one result, got 0',
     ]);
@@ -64,10 +65,11 @@ describe('smokeProblems', () => {
     const wasm = result({
       backend: 'onnx-wasm',
       adapter: { api: 'cpu', vendor: '', renderer: 'wasm' },
-      subject: { name: 'sf', medianStepMs: 2, counts: webglCounts },
+      subject: { name: 'sf', medianStepMs: 2, stepTimesMs: [2, 2, 2], counts: webglCounts },
       baseline: {
         name: 'adam',
         medianStepMs: 2,
+        stepTimesMs: [2, 2, 2],
         counts: { ...webglCounts, texturesCreated: null, readBacks: null },
       },
     });
@@ -80,7 +82,12 @@ describe('smokeProblems', () => {
       'onnx-wasm adam: bytesInGPU does not apply here, got 0',
     ]);
     const uncounted = result({
-      subject: { name: 'sf', medianStepMs: 2, counts: { ...webglCounts, numTensors: null } },
+      subject: {
+        name: 'sf',
+        medianStepMs: 2,
+        stepTimesMs: [2, 2, 2],
+        counts: { ...webglCounts, numTensors: null },
+      },
     });
     expect(smokeProblems(file([uncounted]), ['tfjs-webgl'], 1000)).toEqual([
       'tfjs-webgl sf: numTensors should be counted, got null',

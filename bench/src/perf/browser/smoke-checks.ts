@@ -60,6 +60,11 @@ export function smokeProblems(
       if (!(run.medianStepMs > 0 && Number.isFinite(run.medianStepMs))) {
         problems.push(`${backend}: ${run.name} median ${run.medianStepMs} ms`);
       }
+      if (run.stepTimesMs.length !== r.steps) {
+        problems.push(
+          `${backend}: ${run.name} has ${run.stepTimesMs.length} step times, expected ${r.steps}`,
+        );
+      }
       problems.push(...countProblems(`${backend} ${run.name}`, api, backend.startsWith('tfjs'), run.counts));
     }
     if (!(r.ratio > 0 && Number.isFinite(r.ratio))) problems.push(`${backend}: ratio ${r.ratio}`);

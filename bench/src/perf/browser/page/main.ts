@@ -52,11 +52,15 @@ async function timedStep(optimizer: PageOptimizer): Promise<number> {
 }
 
 /**
- * Median step times of the two optimizers, after two untimed warm-up steps each. Their timed steps
+ * Step times of the two optimizers, after two untimed warm-up steps each. Their timed steps
  * alternate (and which goes first alternates too), so a change in the machine's load during the run
  * reaches both medians alike.
  */
-async function timeInterleaved(a: PageOptimizer, b: PageOptimizer, steps: number): Promise<[number, number]> {
+async function timeInterleaved(
+  a: PageOptimizer,
+  b: PageOptimizer,
+  steps: number,
+): Promise<[number[], number[]]> {
   for (let i = 0; i < 2; i++) {
     await timedStep(a);
     await timedStep(b);
@@ -71,22 +75,24 @@ async function timeInterleaved(a: PageOptimizer, b: PageOptimizer, steps: number
       times[0].push(await timedStep(a));
     }
   }
-  return [median(times[0]), median(times[1])];
+  return times;
 }
 
 export async function runBrowserPerf(request: PageRequest): Promise<PageResult> {
   const s = await setup(request);
   try {
-    const [subjectMs, baselineMs] = await timeInterleaved(s.subject, s.baseline, request.steps);
+    const [subjectTimes, baselineTimes] = await timeInterleaved(s.subject, s.baseline, request.steps);
     // Counted after both are warm, so first-step allocations (state, kernels) are not counted.
     const subject: TimedRun = {
       name: s.subject.name,
-      medianStepMs: subjectMs,
+      medianStepMs: median(subjectTimes),
+      stepTimesMs: subjectTimes,
       counts: await countSteps(s, s.subject, request.countSteps),
     };
     const baseline: TimedRun = {
       name: s.baseline.name,
-      medianStepMs: baselineMs,
+      medianStepMs: median(baselineTimes),
+      stepTimesMs: baselineTimes,
       counts: await countSteps(s, s.baseline, request.countSteps),
     };
     return {
