@@ -74,6 +74,8 @@ export interface BrowserPerfFile {
   kind: 'browser-perf';
   chromium: { executable: string; version: string; args: string[]; userAgent: string };
   results: BrowserPerfResult[];
+  /** Measurements that threw (the backend could not start under these flags, say), with the error. */
+  failures: { backend: string; size: number; error: string }[];
 }
 
 const SOFTWARE = /swiftshader|llvmpipe|softpipe|lavapipe|software|basic render|warp/i;

@@ -56,15 +56,25 @@ export async function runBrowserPerf(args: BrowserPerfArgs): Promise<BrowserPerf
     timeoutMs: args.timeoutMs ?? 600_000,
   });
   const results: BrowserPerfResult[] = [];
+  const failures: BrowserPerfFile['failures'] = [];
   try {
     for (const request of requests) {
-      const result = withRatio(await session.run(request));
+      let result: BrowserPerfResult;
+      try {
+        result = withRatio(await session.run(request));
+      } catch (error) {
+        // One backend failing (no WebGL under the given flags, say) does not stop the others.
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ backend: request.backend, size: request.size, error: message });
+        log(`${request.backend} n=${request.size} FAILED: ${message}`);
+        continue;
+      }
       results.push(result);
       log(
         `${result.backend} ${result.optimizer} n=${result.size}: ${result.subject.medianStepMs.toFixed(2)} ms/step, ${result.baseline.name} ${result.baseline.medianStepMs.toFixed(2)} ms (${result.ratio.toFixed(2)}x)`,
       );
     }
-    const file: BrowserPerfFile = { kind: 'browser-perf', chromium: await session.info(), results };
+    const file: BrowserPerfFile = { kind: 'browser-perf', chromium: await session.info(), results, failures };
     log(`\n${browserPerfTable(results)}`);
     log(
       `Counts are Schedule-Free / baseline per step, over ${requests[0]?.countSteps} untimed steps after warm-up.`,
@@ -72,6 +82,12 @@ export async function runBrowserPerf(args: BrowserPerfArgs): Promise<BrowserPerf
     const warning = softwareWarning(results);
     if (warning) log(warning);
     if (args.json) writeFileSync(args.json, `${JSON.stringify(file, null, 2)}\n`);
+    if (failures.length) {
+      log(
+        `${failures.length} of ${requests.length} measurements failed (Chromium flags: ${file.chromium.args.join(' ')}).`,
+      );
+      process.exitCode = 1;
+    }
     return file;
   } finally {
     await session.close();

@@ -35,6 +35,7 @@ const file = (results: BrowserPerfResult[]): BrowserPerfFile => ({
   kind: 'browser-perf',
   chromium: { executable: '/usr/bin/chromium', version: '156', args: [], userAgent: 'Chrome' },
   results,
+  failures: [],
 });
 
 describe('smokeProblems', () => {
@@ -59,6 +60,14 @@ describe('smokeProblems', () => {
       'tfjs-webgl: ran on webgpu, expected webgl',
       'onnx-wasm: expected one result, got 0',
     ]);
+  });
+
+  it('reports a measurement that failed', () => {
+    const failed = {
+      ...file([result()]),
+      failures: [{ backend: 'onnx-webgpu', size: 1000, error: 'no adapter' }],
+    };
+    expect(smokeProblems(failed, ['tfjs-webgl'], 1000)).toEqual(['onnx-webgpu: failed: no adapter']);
   });
 
   it('requires the counts that apply to the device and no others', () => {

@@ -47,6 +47,7 @@ export function smokeProblems(
   if (file.kind !== 'browser-perf') problems.push(`kind is ${file.kind}`);
   if (!file.chromium.version || !file.chromium.userAgent)
     problems.push('Chromium version or user agent missing');
+  for (const f of file.failures ?? []) problems.push(`${f.backend}: failed: ${f.error}`);
   for (const backend of backends) {
     const rows = file.results.filter((r) => r.backend === backend);
     if (rows.length !== 1) {
