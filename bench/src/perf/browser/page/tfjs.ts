@@ -59,8 +59,11 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
       `${request.backend}: unknown optimizer ${request.optimizer}; try one of ${Object.keys(algorithms).join(', ')}`,
     );
   }
-  if (!(await tf.setBackend(backend)))
-    throw new Error(`tfjs backend ${backend} is not available in this browser`);
+  if (!(await tf.setBackend(backend))) {
+    const needs =
+      backend === 'webgl' ? 'a WebGL context (see --use-angle)' : 'a WebGPU adapter (--enable-unsafe-webgpu)';
+    throw new Error(`tfjs backend ${backend} is not available in this browser: it needs ${needs}`);
+  }
   await tf.ready();
   const n = request.size;
   const w = tf.variable(tf.tensor1d(fillRandom(new Float32Array(n), 1)), true, 'perf_w_sf');
