@@ -11,7 +11,9 @@ import {
 } from './commands.js';
 import { bundledData } from './data.js';
 import { runDemo } from './demo.js';
+import { BROWSER_PERF_USAGE, parseBrowserPerfArgs } from './perf/browser/args.js';
 import { runPerf } from './perf/run.js';
+import { parseSize } from './perf/size.js';
 import { runSoakCommand, SOAK_USAGE } from './soak/run.js';
 
 const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is seeded and writes JSON + SVG to --out)
@@ -47,16 +49,10 @@ const USAGE = `Usage: pnpm bench <command> [options]     (every experiment is se
       baseline optimizer where it has one). Backends: core-f32 (WebAssembly SIMD), core-js-f32,
       core-f64, core-eager-f32, tfjs-wasm, tfjs-cpu (+ -minimize), onnx-wasm, onnx-node,
       gpujs-webasm, gpujs-cpu, gpujs-webasm-async.
+${BROWSER_PERF_USAGE}
 ${SOAK_USAGE}
 
 Default --out: bench/results/<command>.`;
-
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text.trim());
-  if (!m) throw new Error(`--size: cannot read "${text}" (use e.g. 1000000, 1M or 10M)`);
-  const scale = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6 }[m[2]]!;
-  return Math.round(Number(m[1]) * scale);
-}
 
 function positiveInt(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -69,6 +65,12 @@ async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const cwd = process.env.INIT_CWD ?? process.cwd();
   if (command === 'soak') return runSoakCommand(rest, cwd);
+  if (command === 'perf' && rest.includes('--browser')) {
+    const args = parseBrowserPerfArgs(rest, (p) => resolve(cwd, p));
+    // Loaded only here: it brings esbuild and playwright-core.
+    await (await import('./perf/browser/run.js')).runBrowserPerf(args);
+    return;
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
