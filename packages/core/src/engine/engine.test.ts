@@ -503,8 +503,45 @@ describe('engine options', () => {
       /"omittedGrads" must be 'error' or 'freeze'/,
     );
     expect(() => splitEngineOptions({ nonFiniteGrads: 'ignore' }, 'X')).toThrow(
-      /^X: option "nonFiniteGrads" must be 'throw' or 'skip', got "ignore"\.$/,
+      /^X: option "nonFiniteGrads" must be 'throw', 'skip' or 'unchecked', got "ignore"\.$/,
     );
     expect(() => splitEngineOptions([1], 'X')).toThrow(/X: options must be an object.*an array/);
+  });
+});
+
+describe("nonFiniteGrads: 'unchecked'", () => {
+  it('never asks the backend whether a gradient is finite, on the host or on the device', () => {
+    const base = flatDeviceBackend();
+    const asked: string[] = [];
+    const backend: Backend<TypedArray> = {
+      ...base,
+      storage: { ...base.storage, allFinite: () => (asked.push('host'), null) },
+      execution: {
+        run(request) {
+          if (request.checkGradients) asked.push('device');
+          return base.execution.run(request);
+        },
+      },
+    };
+    const opt = new ScheduleFreeOptimizer<TypedArray, AdamWScheduleFreeOptions>(
+      AdamWScheduleFreeAlgorithm,
+      backend,
+      init(),
+      { lr: 0.1, nonFiniteGrads: 'unchecked' },
+    ).train();
+    opt.step(gradsAt(0));
+    expect(asked).toEqual([]);
+    // What it costs: a NaN gradient goes through and reaches the parameters.
+    opt.step({ a: gradAt(1, N).fill(Number.NaN), b: gradAt(2, 2) });
+    expect(Number.isNaN(opt.params.a[0])).toBe(true);
+
+    const checked = new ScheduleFreeOptimizer<TypedArray, AdamWScheduleFreeOptions>(
+      AdamWScheduleFreeAlgorithm,
+      backend,
+      init(),
+      { lr: 0.1 },
+    ).train();
+    checked.step(gradsAt(0));
+    expect(asked).toEqual(['host', 'host', 'device']);
   });
 });

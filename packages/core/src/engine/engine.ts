@@ -20,9 +20,11 @@ import { immediate, type Work, wait, waitAll } from './work.js';
 export interface EngineOptions {
   /**
    * What a NaN or ±Infinity in a gradient does: `'throw'` (default) raises `NON_FINITE_GRAD`;
-   * `'skip'` skips the whole step (no buffer or counter changes) and the step reports false.
+   * `'skip'` skips the whole step (no buffer or counter changes) and the step reports false;
+   * `'unchecked'` does not look: no pass over the gradients on the host and no read-back from a GPU
+   * per step, but a non-finite gradient then corrupts the optimizer's state.
    */
-  nonFiniteGrads?: 'throw' | 'skip';
+  nonFiniteGrads?: 'throw' | 'skip' | 'unchecked';
   /**
    * What a gradient record that leaves a parameter out means: `'error'` (default: a typo must not
    * silently freeze a layer) or `'freeze'` (the parameter has no gradient this step and is left
@@ -62,10 +64,10 @@ export function splitEngineOptions(
     ...rest
   } = optionsObject(options, where) as Options;
   check(
-    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip',
+    nonFiniteGrads === 'throw' || nonFiniteGrads === 'skip' || nonFiniteGrads === 'unchecked',
     'INVALID_OPTION',
     () =>
-      `${where}: option "nonFiniteGrads" must be 'throw' or 'skip', got ${JSON.stringify(nonFiniteGrads)}.`,
+      `${where}: option "nonFiniteGrads" must be 'throw', 'skip' or 'unchecked', got ${JSON.stringify(nonFiniteGrads)}.`,
   );
   check(
     omittedGrads === 'error' || omittedGrads === 'freeze',
@@ -183,7 +185,7 @@ export class Engine<T, O extends object> {
   private counters: Counters[];
   private initialized: boolean[];
   private currentMode: Mode = 'eval';
-  private readonly nonFiniteGrads: 'throw' | 'skip';
+  private readonly nonFiniteGrads: 'throw' | 'skip' | 'unchecked';
   private readonly omittedGrads: 'error' | 'freeze';
   /** The constructor's algorithm options over the defaults: what a group added later starts from. */
   private readonly baseOptions: Options;
@@ -1195,6 +1197,7 @@ export class Engine<T, O extends object> {
           : `it is not a tensor this backend (${this.backend.name}) accepts`,
       size: (grad) => storage.size(grad),
     });
+    if (this.nonFiniteGrads === 'unchecked') return { skip: false, deviceCheck: false, frozen };
     const answers = yield* waitAll(checked.map(([, grad]) => storage.allFinite(grad)));
     const bad = answers.indexOf(false);
     if (bad >= 0) {
