@@ -1,14 +1,21 @@
 import {
   BACKEND_SPEC_VERSION,
   type Backend,
+  compileReduction,
   type ElementwiseProgram,
   type HostArray,
+  type KernelPlan,
+  planFor,
+  type ReduceRequest,
+  type ReductionKernel,
   type RunRequest,
+  scalarValues,
   type TensorStorage,
 } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { FiniteChecks, syncReadAvailable } from './finite.js';
 import { fusedKernel } from './kernels/fused.js';
+import { hostAccessFor } from './kernels/host.js';
 import { TfjsOps } from './ops.js';
 
 /** How programs execute: one fused kernel per variable where the backend allows it, or tfjs op chains. */
@@ -108,6 +115,75 @@ const runner =
     store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
   };
 
+const reductionKernels = new WeakMap<KernelPlan, ReductionKernel>();
+
+/** The core's loop for a reduction plan, compiled once per plan. */
+function reductionKernel(plan: KernelPlan): ReductionKernel {
+  let kernel = reductionKernels.get(plan);
+  if (!kernel) {
+    kernel = compileReduction(plan);
+    reductionKernels.set(plan, kernel);
+  }
+  return kernel;
+}
+
+/**
+ * The sums of a reduction's terms over a group (ScheduleFree+'s Σ|g| and Σ g·(z − x)). On cpu and
+ * wasm, the core's loop over the tensors' host memory (no copy, float64 sums, as the core's own
+ * backends). Elsewhere tfjs ops: one `tf.sum` per term and member, stacked, and one read of all
+ * of them, synchronous (`dataSync`) in a synchronous call where the backend reads synchronously,
+ * else asynchronous (`data()`); the members' float32 sums are added in float64.
+ */
+function reduceGroup(
+  { program, graph, scalars, members }: ReduceRequest<tf.Tensor>,
+  synchronousCall: boolean,
+): number[] | Promise<number[]> {
+  const terms = program.outputs;
+  const sums = terms.map(() => 0);
+  const host = hostAccessFor(tf.getBackend(), tf.backend());
+  if (host) {
+    const plan = planFor(graph, scalars);
+    const kernel = reductionKernel(plan);
+    const args = scalarValues(plan, scalars);
+    for (const { slots } of members) {
+      const inputs = graph.inputs.map((name) => host.view(slots[name]));
+      kernel(inputs, args).forEach((v, j) => {
+        sums[j] += v;
+      });
+    }
+    return sums;
+  }
+  const partial = tf.tidy(() =>
+    tf.stack(
+      members.map(({ slots }) => {
+        const out = program.body(ops, slots, scalars);
+        return tf.stack(terms.map((term) => tf.sum(out[term])));
+      }),
+    ),
+  );
+  const add = (values: ArrayLike<number>) => {
+    for (let i = 0; i < values.length; i++) sums[i % terms.length] += values[i];
+    return sums;
+  };
+  if (synchronousCall && syncReadAvailable()) {
+    try {
+      return add(partial.dataSync());
+    } finally {
+      partial.dispose();
+    }
+  }
+  return partial.data().then(
+    (values) => {
+      partial.dispose();
+      return add(values);
+    },
+    (error: unknown) => {
+      partial.dispose();
+      throw error;
+    },
+  );
+}
+
 /**
  * The core {@link Backend} over tfjs, per parameter: every run over a parameter group happens
  * inside one `tf.tidy`, as one fused kernel per variable (cpu: the core's JavaScript loop; wasm:
@@ -139,7 +215,8 @@ export function tfjsBackend(options: TfjsBackendOptions = {}): Backend<tf.Tensor
             store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
         });
       },
+      reduce: (request) => reduceGroup(request, checks.inSynchronousCall),
     },
-    capabilities: { layout: 'per-parameter', dtype: 'float32' },
+    capabilities: { layout: 'per-parameter', dtype: 'float32', reductions: true },
   };
 }

@@ -77,6 +77,28 @@ export class AdamWScheduleFreeReference extends ScheduleFreeTfjsOptimizer<core.A
   }
 }
 
+/**
+ * ScheduleFree+ (`AdamCScheduleFreePlusPaper` of the reference package): Schedule-Free averaging
+ * with its own outer momentum `sfBeta1` (optionally annealed), AdamC weight decay scaled by lr²
+ * (useful `weightDecay` values are O(10–50)), and a Polyak step size computed every step from the
+ * loss and two sums over every variable. Keeps x, y and z like the reference classes. Defaults:
+ * `lr` 1, `betas` [0.9, 0.95], `sfBeta1` 0.9, `eps` 1e-8.
+ *
+ * It needs the loss at the variables every step: `minimize(f)` (hence `model.fit`) passes the
+ * value of `f`; `applyGradients(grads, { loss })` takes it explicitly, and without it is an
+ * `INVALID_LOSS` error that changes nothing. Each step reads the loss and the two sums back to the
+ * host (on webgl and webgpu: two scalars and the loss per step; on webgpu only the asynchronous
+ * steps can, `minimizeAsync`/`applyGradientsAsync`).
+ */
+export class AdamCScheduleFreePlusPaper extends ScheduleFreeTfjsOptimizer<core.AdamCScheduleFreePlusPaperOptions> {
+  static get className(): string {
+    return 'AdamCScheduleFreePlusPaper';
+  }
+  constructor(options?: TfjsOptimizerOptions<core.AdamCScheduleFreePlusPaperOptions>) {
+    super(algorithms.AdamCScheduleFreePlusPaper, options);
+  }
+}
+
 /** `new SGDScheduleFree(options)`, in the style of `tf.train.sgd`. */
 export const sgdScheduleFree = (options?: TfjsOptimizerOptions<core.SGDScheduleFreeOptions>) =>
   new SGDScheduleFree(options);
@@ -89,3 +111,7 @@ export const adamwScheduleFreePaper = (options?: TfjsOptimizerOptions<core.AdamW
 /** `new RAdamScheduleFree(options)`. */
 export const radamScheduleFree = (options?: TfjsOptimizerOptions<core.RAdamScheduleFreeOptions>) =>
   new RAdamScheduleFree(options);
+/** `new AdamCScheduleFreePlusPaper(options)` (ScheduleFree+). */
+export const adamcScheduleFreePlusPaper = (
+  options?: TfjsOptimizerOptions<core.AdamCScheduleFreePlusPaperOptions>,
+) => new AdamCScheduleFreePlusPaper(options);

@@ -7,8 +7,8 @@
  * @packageDocumentation
  */
 
-import type { CaseSpec, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
-import { type Algorithm, scheduleFreeAlgorithms } from '@schedulefree/core';
+import type { CaseSpec, HostGrads, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
+import { type Algorithm, type StateDict, scheduleFreeAlgorithms } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelMode } from './backend.js';
 import { algorithmWrapperFor, tfBaseFor } from './conformance-bases.js';
@@ -24,14 +24,24 @@ const flat = (value: Nested): number[] => (Array.isArray(value) ? value.flatMap(
 
 /**
  * The algorithm of a Schedule-Free class (each tfjs class is the generic optimizer over it). The
- * closure form of a tfjs optimizer is `minimize()` in eval mode: `XClosure` runs class X.
+ * closure form of a tfjs optimizer is `minimize()` in eval mode: `XClosure` runs class X. Except
+ * with frozen parameters: there the reference's closure classes leave a parameter without a
+ * gradient at y, where class X in eval mode puts it back at x, so those cases run the closure
+ * algorithm itself on the generic optimizer (its `minimize` is that class's `step(closure)`).
  */
-function algorithmFor(name: string): Algorithm<object> | undefined {
+function algorithmFor(spec: CaseSpec): Algorithm<object> | undefined {
   const algorithms = scheduleFreeAlgorithms as Record<string, Algorithm<object>>;
-  return algorithms[name.replace(/Closure$/, '')];
+  const frozen = spec.steps.some((s) => Object.values(s.grads).some((g) => g === null));
+  return (frozen && algorithms[spec.optimizer]) || algorithms[spec.optimizer.replace(/Closure$/, '')];
 }
 
 let uid = 0;
+
+/** Disposes the tensors of a gradient record built by a subject (other values are left alone). */
+function disposeRecord(record: unknown): void {
+  if (record === null || typeof record !== 'object') return;
+  for (const value of Object.values(record)) if (value instanceof tf.Tensor) value.dispose();
+}
 
 /** Options of {@link tfjsReplayBackend}. */
 export interface TfjsReplayOptions {
@@ -65,7 +75,7 @@ function buildOptimizer(
       ...(groups ? { paramGroups: groups } : {}),
     });
   }
-  const algorithm = algorithmFor(spec.optimizer);
+  const algorithm = algorithmFor(spec);
   if (!algorithm) throw new Error(`${spec.optimizer} is not available on tfjs`);
   return new ScheduleFreeTfjsOptimizer(algorithm, {
     ...spec.options,
@@ -90,6 +100,7 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
   return {
     name: options.name ?? `tfjs-${backendName}`,
     dtype: 'float32',
+    features: ['frozen-params', 'schedule-free-plus'],
     async create(spec: CaseSpec): Promise<ReplaySubject> {
       await use();
       const id = ++uid;
@@ -98,7 +109,9 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
       for (const [name, value] of Object.entries(spec.params)) {
         shapes[name] = shapeOf(value as Nested);
         const init = tf.tensor(flat(value as Nested), shapes[name], 'float32');
-        variables[name] = tf.variable(init, true, `${name}__${id}`);
+        // The case's names where they are free (messages name them), else made unique.
+        const free = !(name in tf.engine().registeredVariables);
+        variables[name] = tf.variable(init, true, free ? name : `${name}__${id}`);
         init.dispose();
       }
       const names = Object.keys(variables);
@@ -110,17 +123,66 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
         throw error;
       }
       const closure = spec.optimizer.endsWith('Closure');
-      const tensors = (grads: HostRecord) =>
-        Object.entries(grads).map(([name, values]) => ({
-          name: variables[name]?.name ?? name,
-          tensor: tf.tensor(
-            Float32Array.from(values),
-            variables[name] && values.length === variables[name].size ? shapes[name] : [values.length],
-          ),
-        }));
+      /** Host gradients as tensors (the variable's shape when the size fits); anything else passes through. */
+      const tensors = (grads: unknown): unknown => {
+        if (grads === null || typeof grads !== 'object' || Array.isArray(grads) || ArrayBuffer.isView(grads))
+          return grads;
+        return Object.fromEntries(
+          Object.entries(grads as Record<string, unknown>).map(([name, values]) => {
+            if (!(values instanceof Float64Array)) return [variables[name]?.name ?? name, values];
+            const v = variables[name];
+            const shape = v && values.length === v.size ? shapes[name] : [values.length];
+            return [v?.name ?? name, tf.tensor(Float32Array.from(values), shape, 'float32')];
+          }),
+        );
+      };
+      /** Whether a record can be the gradient of a function of the variables (closure steps). */
+      const expressible = (grads: unknown): grads is HostGrads =>
+        grads !== null &&
+        typeof grads === 'object' &&
+        !Array.isArray(grads) &&
+        !ArrayBuffer.isView(grads) &&
+        Object.entries(grads).every(
+          ([name, g]) => name in variables && (g === null || (g instanceof Float64Array && g.length === variables[name].size)),
+        );
+      const stopGradient = tf.customGrad((x, save) => {
+        (save as (t: tf.Tensor[]) => void)([]);
+        return { value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+      });
+      /**
+       * A closure step as tfjs users take it: `minimize(f)` with f = loss + Σ g·w − stop(Σ g·w),
+       * whose value is the recorded loss and whose gradient is the recorded g (taken at y). A null
+       * gradient is a variable made non-trainable for the step (tfjs then gives it a null
+       * gradient, as for a layer set trainable = false); a name left out is a variable f does not
+       * reach. Records no f can produce (malformed input) come from tfjs's `computeGradients` hook.
+       */
+      const closureStep = async (grads: unknown, loss: number | undefined) => {
+        const varList = names.map((n) => variables[n]);
+        const frozen = varList.filter((v, i) => expressible(grads) && grads[names[i]] === null);
+        const own = optimizer as unknown as { computeGradients: tf.Optimizer['computeGradients'] };
+        const given = tensors(grads) as Record<string, tf.Tensor | null>;
+        if (!expressible(grads)) {
+          own.computeGradients = () => ({ value: tf.scalar(loss ?? 0), grads: given as tf.NamedTensorMap });
+        }
+        const live = names.filter((n) => expressible(grads) && grads[n] instanceof Float64Array);
+        const f = () => {
+          const terms = live.map((n) => tf.sum(tf.mul(given[variables[n].name]!, variables[n])));
+          const s = terms.length > 0 ? tf.addN(terms) : tf.scalar(0);
+          return tf.add(tf.scalar(loss ?? 0), tf.sub(s, stopGradient(s) as tf.Tensor)) as tf.Scalar;
+        };
+        for (const v of frozen) v.trainable = false;
+        try {
+          if (steps === 'async') await optimizer.minimizeAsync(f, false, varList);
+          else optimizer.minimize(f, false, varList);
+        } finally {
+          for (const v of frozen) v.trainable = true;
+          delete (own as { computeGradients?: unknown }).computeGradients;
+          disposeRecord(given);
+        }
+      };
       const read = async (record: Record<string, tf.Tensor>, key: (name: string) => string) => {
         const values = await Promise.all(names.map((n) => record[key(n)].data()));
-        return Object.fromEntries(names.map((n, i) => [n, Float64Array.from(values[i])]));
+        return Object.fromEntries(names.map((n, i) => [n, Float64Array.from(values[i])])) as HostRecord;
       };
       return {
         async train() {
@@ -131,24 +193,15 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
           await use();
           if (!closure) optimizer.eval();
         },
-        async step(grads) {
+        async step(grads, loss) {
           await use();
-          const named = tensors(grads as HostRecord);
+          if (closure) return closureStep(grads, loss);
+          const named = tensors(grads) as tf.NamedTensorMap;
           try {
-            if (!closure) {
-              if (steps === 'async') await optimizer.applyGradientsAsync(named);
-              else optimizer.applyGradients(named);
-              return;
-            }
-            const unknown = named.find((g) => !(g.name in tf.engine().registeredVariables));
-            if (unknown) throw new Error(`gradient "${unknown.name}" does not match any parameter`);
-            // sum(g · w) has gradient g with respect to w: the recorded gradient, taken at y.
-            const varList = named.map((g) => tf.engine().registeredVariables[g.name]);
-            const f = () => tf.addN(named.map((g, i) => tf.sum(tf.mul(g.tensor, varList[i])))) as tf.Scalar;
-            if (steps === 'async') await optimizer.minimizeAsync(f, false, varList);
-            else optimizer.minimize(f, false, varList);
+            if (steps === 'async') await optimizer.applyGradientsAsync(named, { loss });
+            else optimizer.applyGradients(named, { loss });
           } finally {
-            tf.dispose(named.map((g) => g.tensor));
+            disposeRecord(named);
           }
         },
         async params() {
@@ -163,6 +216,14 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
           } finally {
             tf.dispose(Object.values(x));
           }
+        },
+        stateDict: () => optimizer.stateDict(),
+        loadStateDict: (state) => optimizer.loadStateDict(state as StateDict),
+        setOption(key, value) {
+          const groups = optimizer.paramGroups as unknown as Array<Record<string, unknown>>;
+          const previous = groups[0][key];
+          for (const group of groups) group[key] = value;
+          return previous;
         },
         async dispose() {
           optimizer.dispose();

@@ -104,6 +104,11 @@ export class FiniteChecks {
     if (this.finite.has(original)) this.finite.add(copy);
   }
 
+  /** Whether a synchronous call ({@link synchronous}) is in progress: it cannot wait for a read. */
+  get inSynchronousCall(): boolean {
+    return this.step !== null;
+  }
+
   /** Runs a synchronous call (every `engine.now`): verdicts from {@link precheck} hold until it returns. */
   synchronous<R>(fn: () => R): R {
     const outer = this.step;

@@ -27,7 +27,7 @@ export {
 export * from './classes.js';
 export { FiniteChecks } from './finite.js';
 export { TfjsOps } from './ops.js';
-export { ScheduleFreeTfjsOptimizer } from './optimizer.js';
+export { type AddedParamGroup, type GradientStepExtras, ScheduleFreeTfjsOptimizer } from './optimizer.js';
 export type {
   ParamGroupSpec,
   TfjsEngineOptions,
@@ -36,7 +36,7 @@ export type {
 } from './options.js';
 export { registerOptimizers } from './register.js';
 export type { NamedTensor } from './saving.js';
-export type { GradientsInput, ModelLike } from './variables.js';
+export type { GradientsInput, ModelLike, NamedGradients } from './variables.js';
 export {
   baseLearningRate,
   ScheduleFreeWrapper,
@@ -45,7 +45,13 @@ export {
   scheduleFreeWrapper,
 } from './wrapper.js';
 
-import { adamwScheduleFree, adamwScheduleFreePaper, radamScheduleFree, sgdScheduleFree } from './classes.js';
+import {
+  adamcScheduleFreePlusPaper,
+  adamwScheduleFree,
+  adamwScheduleFreePaper,
+  radamScheduleFree,
+  sgdScheduleFree,
+} from './classes.js';
 import { scheduleFreeWrapper } from './wrapper.js';
 
 // Pure, so that importing one class does not keep every class.
@@ -55,6 +61,7 @@ export const train = /* @__PURE__ */ Object.freeze({
   adamwScheduleFree,
   adamwScheduleFreePaper,
   radamScheduleFree,
+  adamcScheduleFreePlusPaper,
   scheduleFreeWrapper,
 });
 

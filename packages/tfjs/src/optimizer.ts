@@ -11,7 +11,7 @@ import {
 import * as tf from '@tensorflow/tfjs';
 import { type GroupRunner, tfjsBackend } from './backend.js';
 import { Binding, type EngineGroups } from './binding.js';
-import { FiniteChecks } from './finite.js';
+import { FiniteChecks, syncReadAvailable } from './finite.js';
 import { type ParsedOptions, parseOptions, type TfjsOptimizerOptions } from './options.js';
 import { encodeHeader, HEADER_NAME, type NamedTensor, readSavedWeights, savedWeights } from './saving.js';
 import {
@@ -19,9 +19,23 @@ import {
   type GradientsInput,
   lookupVariables,
   type ModelLike,
+  type NamedGradients,
   orderedVariables,
+  presentGradients,
   variablesOf,
 } from './variables.js';
+
+/** A group for {@link ScheduleFreeTfjsOptimizer.addParamGroup}: its variables and the options that differ. */
+export type AddedParamGroup<O> = Partial<O> & { params: readonly tf.Variable[] | ModelLike };
+
+/**
+ * What a gradient step may be given besides the gradients: the loss at the variables (y), which
+ * `AdamCScheduleFreePlusPaper` needs every step for its Polyak step size (a number, or a scalar
+ * tensor such as the `value` of `tf.variableGrads`). Other classes ignore it.
+ */
+export interface GradientStepExtras {
+  loss?: number | tf.Tensor;
+}
 
 /**
  * Registers an optimizer class with `tf.serialization` (once), so that `tf.loadLayersModel` can
@@ -148,6 +162,41 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     for (const g of this.binding.engine?.paramGroups ?? []) (g as unknown as { lr: number }).lr = lr;
   }
 
+  /**
+   * Adds a parameter group while training, as PyTorch's `add_param_group` (e.g. to train layers
+   * the optimizer has not trained so far): `{ params: [variables] | model, ...options }`, options
+   * not given taking the constructor's. The variables must be live float32 `tf.Variable`s that the
+   * optimizer does not train yet; the options are validated; on error nothing changes. The group's
+   * state is created at its first step, and it is saved and restored with the others (`getWeights`,
+   * `stateDict`). Needs the optimizer to know its variables (after a step, or `attach`).
+   */
+  addParamGroup(group: AddedParamGroup<O>): void {
+    const engine = this.boundEngine(
+      'addParamGroup',
+      'Take a step first or call optimizer.attach(model); or pass paramGroups to the constructor.',
+    );
+    const where = `${this.getClassName()}.addParamGroup`;
+    check(
+      group !== null && typeof group === 'object' && !Array.isArray(group) && 'params' in group,
+      'INVALID_PARAMS',
+      () => `${where}: pass a group { params: [variables] or a model, ...options }.`,
+    );
+    const { params, ...overrides } = group;
+    const variables = variablesOf(params, where);
+    const bound = new Set(this.binding.variables);
+    for (const [i, v] of variables.entries()) {
+      check(
+        !bound.has(v) && variables.indexOf(v) === i,
+        'INVALID_PARAMS',
+        () =>
+          `${where}: variable "${v.name}" ${bound.has(v) ? 'is already trained by this optimizer' : 'appears twice in the group'}. Give each variable one group.`,
+      );
+    }
+    const tensors = Object.fromEntries(variables.map((v) => [v.name, v as tf.Tensor]));
+    this.now(engine, engine.addParamGroup({ ...(overrides as Partial<O>), params: tensors }));
+    this.binding.variables.push(...variables);
+  }
+
   /** Per-group counters: steps taken `k`, `lrMax`, `weightSum`, the last `scheduledLr`. */
   groupState(group = 0): Readonly<Record<string, number>> {
     this.ensureUsable('groupState');
@@ -272,7 +321,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    */
   override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
     this.ensureUsable('minimize');
-    const step = this.gradientStep(f, varList, 'minimize');
+    const step = this.gradientStep(f, varList, 'minimize', true);
     try {
       const { engine, op } = step.prepare();
       this.now(engine, op);
@@ -294,7 +343,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     varList?: tf.Variable[],
   ): Promise<tf.Scalar | null> {
     this.ensureUsable('minimizeAsync');
-    const step = this.gradientStep(f, varList, 'minimizeAsync');
+    const step = this.gradientStep(f, varList, 'minimizeAsync', false);
     try {
       const { engine, op } = step.prepare();
       await engine.later(op);
@@ -308,11 +357,12 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    * Applies gradients taken at the variables (train mode only): `{ [variable.name]: gradient }` or
    * `[{ name, tensor }]`. In eval mode it throws, saying to call `train()` or use `minimize`.
    */
-  override applyGradients(variableGradients: GradientsInput): void {
+  override applyGradients(variableGradients: GradientsInput, extras?: GradientStepExtras): void {
     this.ensureUsable('applyGradients');
+    const loss = this.lossOf(extras, 'applyGradients');
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradients');
     const engine = this.engineForGradients(named, 'applyGradients');
-    const step = engine.step(named, { method: 'applyGradients' });
+    const step = engine.step(named as Record<string, tf.Tensor>, { method: 'applyGradients', loss });
     const checks = this.checks;
     // The gradients are prechecked once the engine runs the step (not when it refuses it).
     const prechecked: Operation<boolean> = {
@@ -320,7 +370,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       prepare: (deferred) => {
         const work = step.prepare(deferred);
         return function* () {
-          if (engine.mode === 'train') checks.precheck(Object.values(named), 'applyGradients');
+          if (engine.mode === 'train') checks.precheck(presentGradients(named), 'applyGradients');
           return yield* work();
         };
       },
@@ -335,11 +385,13 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    * elsewhere it is `applyGradients`. It takes effect after the calls made before it, with the
    * options and gradient values of the moment it is called.
    */
-  async applyGradientsAsync(variableGradients: GradientsInput): Promise<void> {
+  async applyGradientsAsync(variableGradients: GradientsInput, extras?: GradientStepExtras): Promise<void> {
     this.ensureUsable('applyGradientsAsync');
+    const loss = this.lossOf(extras, 'applyGradientsAsync');
     const named = cleanGradients(variableGradients, this.algorithm.name, 'applyGradientsAsync');
     const engine = this.engineForGradients(named, 'applyGradientsAsync');
-    await engine.later(this.stepOperation(engine.step(named, { method: 'applyGradientsAsync' })));
+    const step = engine.step(named as Record<string, tf.Tensor>, { method: 'applyGradientsAsync', loss });
+    await engine.later(this.stepOperation(step));
     this.afterStep();
   }
 
@@ -486,7 +538,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
   }
 
   /** The engine for a gradient step, learning the variables from the gradients at the first one. */
-  private engineForGradients(named: Record<string, tf.Tensor>, method: string): Engine<tf.Tensor, O> {
+  private engineForGradients(named: NamedGradients, method: string): Engine<tf.Tensor, O> {
     const { engine } = this.binding;
     if (engine) return engine;
     check(
@@ -504,10 +556,17 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
    * a load, before anything else, the variables are found from `f` first (they may need moving).
    * `done` and `failed` release the gradients, and the cost unless it is returned.
    */
-  private gradientStep(f: () => tf.Scalar, varList: tf.Variable[] | undefined, method: string) {
+  private gradientStep(
+    f: () => tf.Scalar,
+    varList: tf.Variable[] | undefined,
+    method: string,
+    synchronous: boolean,
+  ) {
     let value: tf.Scalar | undefined;
     let grads: tf.NamedTensorMap | undefined;
-    let named: Record<string, tf.Tensor> | undefined;
+    let named: NamedGradients | undefined;
+    const needsLoss = this.algorithm.needsLoss === true;
+    if (needsLoss && synchronous) this.assertSyncLossRead(method);
     const gradients = () => {
       if (!named) {
         ({ value, grads } = this.computeGradients(f, varList));
@@ -523,14 +582,17 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
         const { binding } = this;
         let engine = binding.engine;
         if (!engine && binding.pending)
-          engine = binding.bind(
-            varList ? varList.filter((v) => v.trainable) : this.discoverVariables(f, method),
-          );
+          engine = binding.bind(varList ?? this.discoverVariables(f, method));
         engine ??= binding.bind(orderedVariables(gradients(), varList, `${this.algorithm.name}.${method}`));
+        // Variables tfjs gives a null gradient (non-trainable ones of varList, e.g. a layer set
+        // trainable = false) are frozen this step; ones it leaves out (not reached by f) are omitted.
         const closure = () => {
-          const g = gradients();
-          this.checks.precheck(Object.values(g), method);
-          return g;
+          const g = gradients() as Record<string, tf.Tensor>;
+          this.checks.precheck(presentGradients(g), method);
+          if (!needsLoss) return g;
+          // The loss at y, read back as a number (the Polyak step size needs it on the host).
+          if (synchronous) return { loss: value!.dataSync()[0], grads: g };
+          return value!.data().then((v) => ({ loss: v[0], grads: g }));
         };
         return { engine, op: this.stepOperation(engine.closureStep(closure, method)) };
       },
@@ -545,6 +607,46 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
         return error;
       },
     };
+  }
+
+  /** The loss given to a gradient step, as a number; checked where the class needs one. */
+  private lossOf(extras: GradientStepExtras | undefined, method: string): number | undefined {
+    const where = `${this.getClassName()}.${method}`;
+    check(
+      extras === undefined || (extras !== null && typeof extras === 'object'),
+      'INVALID_LOSS',
+      () => `${where}(grads, extras): extras must be an object such as { loss }, got ${JSON.stringify(extras)}.`,
+    );
+    const given = extras?.loss;
+    let loss: unknown = given;
+    if (given instanceof tf.Tensor) {
+      check(
+        !given.isDisposed && given.size === 1,
+        'INVALID_LOSS',
+        () => `${where}: the loss must be a number or a live scalar tensor, got a tensor of shape [${given.shape}].`,
+      );
+      this.assertSyncLossRead(method);
+      loss = given.dataSync()[0];
+    }
+    if (this.algorithm.needsLoss) {
+      check(
+        typeof loss === 'number' && Number.isFinite(loss),
+        'INVALID_LOSS',
+        () =>
+          `${where}: ${this.getClassName()} needs the loss at the variables every step (its Polyak step size). Pass it as ${method}(grads, { loss }), or use minimize(f), which computes it (model.fit does). Got ${loss === undefined ? 'none' : String(loss)}; nothing was changed.`,
+      );
+    }
+    return loss as number | undefined;
+  }
+
+  /** Refuses a synchronous read of the loss on a backend that cannot read synchronously (webgpu). */
+  private assertSyncLossRead(method: string): void {
+    check(
+      syncReadAvailable(),
+      'UNSUPPORTED',
+      () =>
+        `${this.getClassName()}.${method}(): the loss must be read as a number every step, and the ${tf.getBackend()} backend has no reliable synchronous GPU→CPU read. Use await optimizer.${method.replace(/Async$/, '')}Async(...)${method.startsWith('apply') ? ' with { loss: number }' : ''}; nothing was changed.`,
+    );
   }
 
   /** Finds the variables `f` depends on by computing its gradients once (only after a load). */

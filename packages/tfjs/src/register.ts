@@ -1,4 +1,5 @@
 import {
+  AdamCScheduleFreePlusPaper,
   AdamWScheduleFree,
   AdamWScheduleFreePaper,
   AdamWScheduleFreeReference,
@@ -23,6 +24,7 @@ export function registerOptimizers(): void {
     RAdamScheduleFree,
     SGDScheduleFreeReference,
     AdamWScheduleFreeReference,
+    AdamCScheduleFreePlusPaper,
     ScheduleFreeWrapper,
   ])
     cls.register();

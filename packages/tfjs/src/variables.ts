@@ -10,36 +10,42 @@ export interface ModelLike {
   readonly trainableWeights: ReadonlyArray<{ read(): tf.Tensor }>;
 }
 
+/** Gradients keyed by variable name; `null` for a variable without a gradient this step (frozen). */
+export type NamedGradients = Record<string, tf.Tensor | null>;
+
 /**
- * Gradients keyed by variable name, in the order given. Null entries (tfjs gives them for
- * non-trainable variables in a `varList`) are dropped; a duplicate name is an error.
+ * Gradients keyed by variable name, in the order given. `null` and `undefined` entries (tfjs gives
+ * `null` for the non-trainable variables of a `varList`) are kept as `null`: variables without a
+ * gradient this step, which the optimizer leaves unchanged. A duplicate name is an error.
  */
-export function cleanGradients(
-  input: GradientsInput,
-  where: string,
-  method: string,
-): Record<string, tf.Tensor> {
+export function cleanGradients(input: GradientsInput, where: string, method: string): NamedGradients {
+  const expected = 'a record of gradients { [variable.name]: tensor } or a list of { name, tensor }';
   check(
-    input !== null && typeof input === 'object',
+    input !== null && typeof input === 'object' && !ArrayBuffer.isView(input),
     'MISSING_GRAD',
     () =>
-      `${where}.${method}: expected gradients as { [variable.name]: tensor } or [{ name, tensor }], got ${input === null ? 'null' : typeof input}.`,
+      `${where}.${method}: expected ${expected}, got ${input === null ? 'null' : ArrayBuffer.isView(input) ? 'a typed array' : typeof input}.`,
   );
-  const out: Record<string, tf.Tensor> = {};
-  const entries: Array<[string, tf.Tensor | null | undefined]> = Array.isArray(input)
+  const out: NamedGradients = {};
+  const list = Array.isArray(input);
+  const entries: Array<[unknown, tf.Tensor | null | undefined]> = list
     ? (input as ReadonlyArray<NamedTensor>).map((e) => [e?.name, e?.tensor])
     : Object.entries(input as tf.NamedTensorMap);
-  for (const [name, tensor] of entries) {
+  entries.forEach(([name, tensor], i) => {
     check(
       typeof name === 'string',
       'MISSING_GRAD',
-      () => `${where}.${method}: every gradient needs the name of its variable.`,
+      () => `${where}.${method}: expected ${expected}; entry ${i} of the list has no variable name.`,
     );
     check(!(name in out), 'UNKNOWN_PARAM', () => `${where}.${method}: two gradients for variable "${name}".`);
-    if (tensor != null) out[name] = tensor;
-  }
+    out[name] = tensor ?? null;
+  });
   return out;
 }
+
+/** The tensors of a gradient record, without the frozen (`null`) entries. */
+export const presentGradients = (named: NamedGradients): tf.Tensor[] =>
+  Object.values(named).filter((t): t is tf.Tensor => t !== null);
 
 /** The registered variables with these names; an unknown name is an error naming it. */
 export function lookupVariables(names: readonly string[], where: string): tf.Variable[] {
@@ -76,12 +82,15 @@ export function variablesOf(target: readonly tf.Variable[] | ModelLike, where: s
   return [...(list as tf.Variable[])];
 }
 
-/** The variables of a step, in `varList` order when given, else in the order of the gradients. */
+/**
+ * The variables of a first step: those the gradients name (frozen ones included), in `varList`
+ * order when given, else in the order of the gradients.
+ */
 export function orderedVariables(
-  grads: Readonly<Record<string, tf.Tensor>>,
+  grads: Readonly<NamedGradients>,
   varList: readonly tf.Variable[] | undefined,
   where: string,
 ): tf.Variable[] {
-  if (varList) return varList.filter((v) => grads[v.name] != null);
+  if (varList) return varList.filter((v) => v.name in grads);
   return lookupVariables(Object.keys(grads), where);
 }
