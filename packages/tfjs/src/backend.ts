@@ -9,6 +9,7 @@ import {
   type ReduceRequest,
   type ReductionKernel,
   type RunRequest,
+  ScheduleFreeError,
   scalarValues,
   type TensorStorage,
 } from '@schedulefree/core';
@@ -49,12 +50,19 @@ const ops = new TfjsOps();
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((d, i) => d === b[i]);
 
+/**
+ * What makes a gradient unusable besides its size (the engine reports a size mismatch itself, as
+ * `SHAPE_MISMATCH`): disposed, not float32 (`DTYPE_MISMATCH`), or the right number of elements in
+ * another shape, refused here as `SHAPE_MISMATCH` (tfjs ops would broadcast it).
+ */
 function describeGradient(param: tf.Tensor, grad: tf.Tensor): string | null {
   if (grad.isDisposed) return 'it has been disposed';
   if (grad.dtype !== 'float32') return `it has dtype ${grad.dtype}; pass a float32 gradient`;
-  if (!sameShape(grad.shape, param.shape)) {
-    const count = (n: number) => `${n} element${n === 1 ? '' : 's'}`;
-    return `it has shape [${grad.shape}] (${count(grad.size)}) but the variable has shape [${param.shape}] (${count(param.size)})`;
+  if (grad.size === param.size && !sameShape(grad.shape, param.shape)) {
+    throw new ScheduleFreeError(
+      'SHAPE_MISMATCH',
+      `gradient "${(param as tf.Variable).name}" has shape [${grad.shape}] but the variable has shape [${param.shape}]; pass a gradient of the variable's shape (reshape it).`,
+    );
   }
   return null;
 }
@@ -129,18 +137,19 @@ function reductionKernel(plan: KernelPlan): ReductionKernel {
 
 /**
  * The sums of a reduction's terms over a group (ScheduleFree+'s Σ|g| and Σ g·(z − x)). On cpu and
- * wasm, the core's loop over the tensors' host memory (no copy, float64 sums, as the core's own
- * backends). Elsewhere tfjs ops: one `tf.sum` per term and member, stacked, and one read of all
+ * wasm with fused kernels, the core's loop over the tensors' host memory (no copy, float64 sums, as
+ * the core's own backends). Elsewhere, and with `kernels: 'ops'`, tfjs ops: one `tf.sum` per term and member, stacked, and one read of all
  * of them, synchronous (`dataSync`) in a synchronous call where the backend reads synchronously,
  * else asynchronous (`data()`); the members' float32 sums are added in float64.
  */
 function reduceGroup(
   { program, graph, scalars, members }: ReduceRequest<tf.Tensor>,
   synchronousCall: boolean,
+  fused: boolean,
 ): number[] | Promise<number[]> {
   const terms = program.outputs;
   const sums = terms.map(() => 0);
-  const host = hostAccessFor(tf.getBackend(), tf.backend());
+  const host = fused ? hostAccessFor(tf.getBackend(), tf.backend()) : null;
   if (host) {
     const plan = planFor(graph, scalars);
     const kernel = reductionKernel(plan);
@@ -215,7 +224,7 @@ export function tfjsBackend(options: TfjsBackendOptions = {}): Backend<tf.Tensor
             store(program, slots, kernel ? kernel(slots) : program.body(ops, slots, scalars));
         });
       },
-      reduce: (request) => reduceGroup(request, checks.inSynchronousCall),
+      reduce: (request) => reduceGroup(request, checks.inSynchronousCall, kernels === 'fused'),
     },
     capabilities: { layout: 'per-parameter', dtype: 'float32', reductions: true },
   };

@@ -7,7 +7,13 @@
  * @packageDocumentation
  */
 
-import type { CaseSpec, HostGrads, HostRecord, ReplayBackend, ReplaySubject } from '@schedulefree/conformance';
+import type {
+  CaseSpec,
+  HostGrads,
+  HostRecord,
+  ReplayBackend,
+  ReplaySubject,
+} from '@schedulefree/conformance';
 import { type Algorithm, type StateDict, scheduleFreeAlgorithms } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { KernelMode } from './backend.js';
@@ -122,6 +128,14 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
         tf.dispose(Object.values(variables));
         throw error;
       }
+      // The subject knows its variables from the start (stateDict() before any step).
+      try {
+        optimizer.attach(names.map((n) => variables[n]));
+      } catch (error) {
+        optimizer.dispose();
+        tf.dispose(Object.values(variables));
+        throw error;
+      }
       const closure = spec.optimizer.endsWith('Closure');
       /** Host gradients as tensors (the variable's shape when the size fits); anything else passes through. */
       const tensors = (grads: unknown): unknown => {
@@ -143,7 +157,9 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
         !Array.isArray(grads) &&
         !ArrayBuffer.isView(grads) &&
         Object.entries(grads).every(
-          ([name, g]) => name in variables && (g === null || (g instanceof Float64Array && g.length === variables[name].size)),
+          ([name, g]) =>
+            name in variables &&
+            (g === null || (g instanceof Float64Array && g.length === variables[name].size)),
         );
       const stopGradient = tf.customGrad((x, save) => {
         (save as (t: tf.Tensor[]) => void)([]);
@@ -154,17 +170,19 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
        * whose value is the recorded loss and whose gradient is the recorded g (taken at y). A null
        * gradient is a variable made non-trainable for the step (tfjs then gives it a null
        * gradient, as for a layer set trainable = false); a name left out is a variable f does not
-       * reach. Records no f can produce (malformed input) come from tfjs's `computeGradients` hook.
+       * reach. Records no f can produce (malformed input, or no gradient at all) come from tfjs's
+       * `computeGradients` hook, which `minimize` calls.
        */
       const closureStep = async (grads: unknown, loss: number | undefined) => {
         const varList = names.map((n) => variables[n]);
-        const frozen = varList.filter((v, i) => expressible(grads) && grads[names[i]] === null);
+        const frozen = names.filter((n) => expressible(grads) && grads[n] === null).map((n) => variables[n]);
         const own = optimizer as unknown as { computeGradients: tf.Optimizer['computeGradients'] };
         const given = tensors(grads) as Record<string, tf.Tensor | null>;
-        if (!expressible(grads)) {
+        const live = names.filter((n) => expressible(grads) && grads[n] instanceof Float64Array);
+        // tfjs's minimize needs one trainable variable that f reaches: else through the hook too.
+        if (live.length === 0) {
           own.computeGradients = () => ({ value: tf.scalar(loss ?? 0), grads: given as tf.NamedTensorMap });
         }
-        const live = names.filter((n) => expressible(grads) && grads[n] instanceof Float64Array);
         const f = () => {
           const terms = live.map((n) => tf.sum(tf.mul(given[variables[n].name]!, variables[n])));
           const s = terms.length > 0 ? tf.addN(terms) : tf.scalar(0);

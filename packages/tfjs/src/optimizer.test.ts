@@ -156,7 +156,8 @@ describe('errors change nothing', () => {
     const bad: Array<[Record<string, tf.Tensor>, core.ScheduleFreeErrorCode, RegExp]> = [
       [{ ...good, stray: tf.zeros([2]) }, 'UNKNOWN_PARAM', /stray/],
       [{ [q.w.name]: good[q.w.name] }, 'MISSING_GRAD', new RegExp(q.b.name)],
-      [{ ...good, [q.w.name]: tf.zeros([2, 3]) }, 'DTYPE_MISMATCH', /shape \[2,3\].*\[3,2\]/],
+      [{ ...good, [q.w.name]: tf.zeros([2, 3]) }, 'SHAPE_MISMATCH', /"q\d+\/w" has shape \[2,3\].*\[3,2\]/],
+      [{ ...good, [q.w.name]: tf.zeros([7]) }, 'SHAPE_MISMATCH', /"q\d+\/w" has 7 elements.*6/],
       [{ ...good, [q.b.name]: tf.zeros([4], 'int32') }, 'DTYPE_MISMATCH', /int32/],
       [{ ...good, [q.b.name]: tf.tensor([0, 1, Number.NaN, 2]) }, 'NON_FINITE_GRAD', new RegExp(q.b.name)],
       [

@@ -581,8 +581,7 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       prepare: () => {
         const { binding } = this;
         let engine = binding.engine;
-        if (!engine && binding.pending)
-          engine = binding.bind(varList ?? this.discoverVariables(f, method));
+        if (!engine && binding.pending) engine = binding.bind(varList ?? this.discoverVariables(f, method));
         engine ??= binding.bind(orderedVariables(gradients(), varList, `${this.algorithm.name}.${method}`));
         // Variables tfjs gives a null gradient (non-trainable ones of varList, e.g. a layer set
         // trainable = false) are frozen this step; ones it leaves out (not reached by f) are omitted.
@@ -615,7 +614,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     check(
       extras === undefined || (extras !== null && typeof extras === 'object'),
       'INVALID_LOSS',
-      () => `${where}(grads, extras): extras must be an object such as { loss }, got ${JSON.stringify(extras)}.`,
+      () =>
+        `${where}(grads, extras): extras must be an object such as { loss }, got ${JSON.stringify(extras)}.`,
     );
     const given = extras?.loss;
     let loss: unknown = given;
@@ -623,7 +623,8 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
       check(
         !given.isDisposed && given.size === 1,
         'INVALID_LOSS',
-        () => `${where}: the loss must be a number or a live scalar tensor, got a tensor of shape [${given.shape}].`,
+        () =>
+          `${where}: the loss must be a number or a live scalar tensor, got a tensor of shape [${given.shape}].`,
       );
       this.assertSyncLossRead(method);
       loss = given.dataSync()[0];

@@ -2,8 +2,13 @@ import { check, ScheduleFreeError } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import type { NamedTensor } from './saving.js';
 
-/** What `applyGradients` accepts, as in tfjs: a map from variable name to gradient, or a list. */
-export type GradientsInput = tf.NamedTensorMap | ReadonlyArray<NamedTensor>;
+/**
+ * What `applyGradients` accepts, as in tfjs: a map from variable name to gradient, or a list;
+ * `null` for a variable without a gradient this step (it is left unchanged).
+ */
+export type GradientsInput =
+  | Readonly<Record<string, tf.Tensor | null | undefined>>
+  | ReadonlyArray<NamedTensor | { name: string; tensor: tf.Tensor | null }>;
 
 /** Anything with trainable weights in `fit`'s order, such as a `tf.LayersModel`. */
 export interface ModelLike {
@@ -30,7 +35,7 @@ export function cleanGradients(input: GradientsInput, where: string, method: str
   const list = Array.isArray(input);
   const entries: Array<[unknown, tf.Tensor | null | undefined]> = list
     ? (input as ReadonlyArray<NamedTensor>).map((e) => [e?.name, e?.tensor])
-    : Object.entries(input as tf.NamedTensorMap);
+    : Object.entries(input as Record<string, tf.Tensor | null | undefined>);
   entries.forEach(([name, tensor], i) => {
     check(
       typeof name === 'string',

@@ -171,6 +171,12 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
     );
     const given = (options ?? {}) as Record<string, unknown>;
     check(
+      given !== null && typeof given === 'object' && !Array.isArray(given),
+      'INVALID_OPTION',
+      () =>
+        `ScheduleFreeWrapper: options must be an object such as { momentum: 0.9 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
+    );
+    check(
       !('paramGroups' in given) && !('kernels' in given),
       'INVALID_OPTION',
       () => 'ScheduleFreeWrapper: options "paramGroups" and "kernels" are not supported by the wrapper.',

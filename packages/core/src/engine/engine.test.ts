@@ -486,6 +486,29 @@ describe('operations named by the adapter', () => {
   });
 });
 
+describe('options that overflow', () => {
+  it('are refused in a closure step in eval mode, whose move back to x divides by β', () => {
+    const params = init();
+    const before = JSON.stringify(Object.values(params).map((a) => Array.from(a)));
+    const engine = new Engine({
+      algorithm: SGDScheduleFreeAlgorithm,
+      backend: typedArrayBackend(),
+      params,
+      options: { lr: 0.1, momentum: 1e-300 },
+    });
+    let error: unknown;
+    try {
+      engine.now(engine.closureStep(() => gradsAt(0), 'minimize'));
+    } catch (e) {
+      error = e;
+    }
+    expect(codeOf(error)).toBe('INVALID_OPTION');
+    expect((error as Error).message).toMatch(/per-step value/);
+    expect(JSON.stringify(Object.values(params).map((a) => Array.from(a)))).toBe(before);
+    expect(engine.groupState().k).toBe(0);
+  });
+});
+
 describe('engine options', () => {
   it('are split from the rest and checked, for adapters that take options before creating an engine', async () => {
     const { splitEngineOptions } = await import('./engine.js');

@@ -533,13 +533,14 @@ export class Engine<T, O extends object> {
       const context: { loss?: number; sums?: Record<string, number> } = { loss };
       if (this.algorithm.reduction) context.sums = yield* this.reduce(options, grads, frozen);
       const planned = this.planGroups(options, context, frozen);
-      this.checkPlanned(planned.runs, planned.plans, options, method);
       plans = planned.plans;
       memberUpdates = planned.memberUpdates;
       const runs = planned.runs.map((r) => ({
         ...r,
         run: composeToX ? composeRuns(r.run, this.algorithm.moveTo(options[r.gi] as O, 'x')) : r.run,
       }));
+      // Checked as they run: a closure step in eval mode also moves back to x (1/β there).
+      this.checkPlanned(runs, planned.plans, options, method);
       finite = yield* this.execute(runs, grads, verdict.deviceCheck, frozen, moves?.keep);
     } catch (error) {
       for (const gi of fresh) this.releaseState(gi);
