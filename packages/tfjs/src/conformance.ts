@@ -235,7 +235,7 @@ export function tfjsReplayBackend(backendName: string, options: TfjsReplayOption
             tf.dispose(Object.values(x));
           }
         },
-        stateDict: () => optimizer.stateDict(),
+        stateDict: () => (steps === 'async' ? optimizer.stateDictAsync() : optimizer.stateDict()),
         loadStateDict: (state) => optimizer.loadStateDict(state as StateDict),
         setOption(key, value) {
           const groups = optimizer.paramGroups as unknown as Array<Record<string, unknown>>;

@@ -19,10 +19,15 @@ export const reference = typedArrayReplayBackend('core-f64', 'float64', 'fused',
 
 /**
  * The conformance suite for a tfjs backend: every golden case, random cases of the nine classes,
- * invariants and errors; then random wrapper cases (tf optimizers as bases where tfjs has them).
+ * invariants and errors, and the bad-input matrix (unless `badInputMatrix` is false); then random wrapper cases (tf optimizers as bases where tfjs has them).
  */
-export function defineTfjsConformance(backend: ReplayBackend, random = 27, randomWrappers = 10): void {
-  defineConformanceSuite(backend, { describe, it }, { reference, randomCases: random });
+export function defineTfjsConformance(
+  backend: ReplayBackend,
+  random = 27,
+  randomWrappers = 10,
+  badInputMatrix = true,
+): void {
+  defineConformanceSuite(backend, { describe, it }, { reference, randomCases: random, badInputMatrix });
   describe(`conformance: ${backend.name}, random wrapper cases against core-f64`, () => {
     for (const spec of randomCases(randomWrappers, 1, wrapperCaseOptimizers)) {
       it(spec.name, async () => {
