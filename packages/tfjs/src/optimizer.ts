@@ -13,7 +13,14 @@ import { type GroupRunner, tfjsBackend } from './backend.js';
 import { Binding, type EngineGroups } from './binding.js';
 import { FiniteChecks, syncReadAvailable } from './finite.js';
 import { type ParsedOptions, parseOptions, type TfjsOptimizerOptions } from './options.js';
-import { encodeHeader, HEADER_NAME, type NamedTensor, readSavedWeights, savedWeights } from './saving.js';
+import {
+  checkSavedState,
+  encodeHeader,
+  HEADER_NAME,
+  type NamedTensor,
+  readSavedWeights,
+  savedWeights,
+} from './saving.js';
 import {
   cleanGradients,
   type GradientsInput,
@@ -430,6 +437,9 @@ export class ScheduleFreeTfjsOptimizer<O extends object> extends tf.Optimizer {
     this.ensureUsable('setWeights');
     const where = `${this.getClassName()}.setWeights`;
     const saved = await readSavedWeights(weightValues, this.algorithm.name, this.binding, where);
+    // Bound variables: the engine checks everything when it loads. Before that, the counters,
+    // options and structure are checked now, so that a damaged header is refused here.
+    if (!this.binding.engine) checkSavedState(this.algorithm, saved.header, saved.tensors);
     await this.restoreExtraWeights(saved.extra, where);
     this.binding.load(saved.header, saved.tensors);
     this.iterations_ = saved.header.groups[0]?.counters.k ?? 0;

@@ -431,3 +431,51 @@ describe('options that are not an object', () => {
     }
   });
 });
+
+describe('setWeights checks the saved counters and options', () => {
+  /** getWeights() with the header's JSON edited. */
+  async function edited(opt: AdamWScheduleFree, edit: (header: Record<string, unknown>) => void) {
+    const weights = await opt.getWeights();
+    const header = JSON.parse(new TextDecoder().decode(Uint8Array.from(weights[0].tensor.dataSync())));
+    edit(header);
+    const bytes = new TextEncoder().encode(JSON.stringify(header));
+    const tensor = tf.tensor1d(Float32Array.from(bytes));
+    cleanups.push(() => tensor.dispose());
+    return [{ name: weights[0].name, tensor }, ...weights.slice(1)];
+  }
+
+  for (const bound of [true, false]) {
+    it(`refuses k = -5, NaN weightSum or an invalid lr in the header (${bound ? 'variables known' : 'before the first step'}), changing nothing`, async () => {
+      const q = setup(11);
+      const opt = new AdamWScheduleFree({ lr: 0.1 });
+      cleanups.push(() => opt.dispose());
+      opt.minimize(q.loss, false, q.variables);
+      const target = new AdamWScheduleFree({ lr: 0.1 });
+      cleanups.push(() => target.dispose());
+      if (bound) target.attach(q.variables);
+      const groups = (h: Record<string, unknown>) =>
+        h.groups as Array<{ counters: Record<string, unknown>; options: Record<string, unknown> }>;
+      for (const [edit, code, pattern] of [
+        [
+          (h: Record<string, unknown>) => void (groups(h)[0].counters.k = -5),
+          'STATE_MISMATCH',
+          /counters\.k/,
+        ],
+        [
+          (h: Record<string, unknown>) => void (groups(h)[0].counters.weightSum = null),
+          'STATE_MISMATCH',
+          /weightSum/,
+        ],
+        [(h: Record<string, unknown>) => void (groups(h)[0].options.lr = -1), 'INVALID_OPTION', /"lr"/],
+      ] as const) {
+        const before = JSON.stringify(target.groupState());
+        const weights = await edited(opt, edit);
+        await expect(target.setWeights(weights)).rejects.toMatchObject({
+          code,
+          message: expect.stringMatching(pattern),
+        });
+        expect(JSON.stringify(target.groupState())).toBe(before);
+      }
+    });
+  }
+});

@@ -1,7 +1,9 @@
 import {
   type Algorithm,
+  hostLength,
   immediate,
   type Mode,
+  planStateLoad,
   ScheduleFreeError,
   STATE_FORMAT,
   type StateDict,
@@ -312,4 +314,25 @@ export async function readSavedWeights<O extends object>(
     engine.now({ method: 'setWeights', prepare: () => () => immediate(() => undefined) });
   }
   return { header, tensors: state.slice(0, count).map((t) => t.tensor), extra: state.slice(count) };
+}
+
+/**
+ * Checks a saved state before the variables are known (the engine checks it again when it loads):
+ * structure, options and every counter, by the core's state-dict validator, over the saved names
+ * and shapes. Throws `STATE_MISMATCH` (or `INVALID_OPTION` for saved options) naming the path.
+ */
+export function checkSavedState<O extends object>(
+  algorithm: Algorithm<O>,
+  header: StateHeader,
+  tensors: readonly tf.Tensor[],
+): void {
+  if (header.params.length === 0) return;
+  const saved = header.params.map((p) => ({ name: p.name }) as tf.Variable);
+  const sizes = new Map(
+    header.params.map((p) => [p.name, { group: p.group, size: p.shape.reduce((a, b) => a * b, 1) }]),
+  );
+  const groups = header.groups.map((_, gi) => header.params.filter((p) => p.group === gi).map((p) => p.name));
+  planStateLoad(algorithm, groups, sizes, stateDictOf(header, tensors, saved), (value) =>
+    value instanceof tf.Tensor ? value.size : hostLength(value),
+  );
 }
