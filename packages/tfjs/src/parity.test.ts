@@ -457,16 +457,26 @@ describe('setWeights checks the saved counters and options', () => {
         h.groups as Array<{ counters: Record<string, unknown>; options: Record<string, unknown> }>;
       for (const [edit, code, pattern] of [
         [
-          (h: Record<string, unknown>) => void (groups(h)[0].counters.k = -5),
+          (h: Record<string, unknown>) => {
+            groups(h)[0].counters.k = -5;
+          },
           'STATE_MISMATCH',
           /counters\.k/,
         ],
         [
-          (h: Record<string, unknown>) => void (groups(h)[0].counters.weightSum = null),
+          (h: Record<string, unknown>) => {
+            groups(h)[0].counters.weightSum = null;
+          },
           'STATE_MISMATCH',
           /weightSum/,
         ],
-        [(h: Record<string, unknown>) => void (groups(h)[0].options.lr = -1), 'INVALID_OPTION', /"lr"/],
+        [
+          (h: Record<string, unknown>) => {
+            groups(h)[0].options.lr = -1;
+          },
+          'INVALID_OPTION',
+          /"lr"/,
+        ],
       ] as const) {
         const before = JSON.stringify(target.groupState());
         const weights = await edited(opt, edit);
