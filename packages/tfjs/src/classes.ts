@@ -87,8 +87,8 @@ export class AdamWScheduleFreeReference extends ScheduleFreeTfjsOptimizer<core.A
  * It needs the loss at the variables every step: `minimize(f)` (hence `model.fit`) passes the
  * value of `f`; `applyGradients(grads, { loss })` takes it explicitly, and without it is an
  * `INVALID_LOSS` error that changes nothing. Each step reads the loss and the two sums back to the
- * host (on webgl and webgpu: two scalars and the loss per step; on webgpu only the asynchronous
- * steps can, `minimizeAsync`/`applyGradientsAsync`).
+ * host (on webgl and webgpu: one small read of the sums per parameter group, and the loss; on
+ * webgpu only the asynchronous steps can, `minimizeAsync`/`applyGradientsAsync`).
  */
 export class AdamCScheduleFreePlusPaper extends ScheduleFreeTfjsOptimizer<core.AdamCScheduleFreePlusPaperOptions> {
   static get className(): string {
