@@ -7,6 +7,7 @@ import {
   initialCounters,
   lerpToZProgram,
   type Operation,
+  optionsObject,
   type ScheduleCounters,
   ScheduleFreeError,
   validateOptions,
@@ -169,13 +170,7 @@ export class ScheduleFreeWrapper extends ScheduleFreeTfjsOptimizer<ScheduleFreeW
       () =>
         'ScheduleFreeWrapper: the first argument must be a tf.Optimizer such as tf.train.adam(1e-3, 0, 0.999) (not a Schedule-Free optimizer).',
     );
-    const given = (options ?? {}) as Record<string, unknown>;
-    check(
-      given !== null && typeof given === 'object' && !Array.isArray(given),
-      'INVALID_OPTION',
-      () =>
-        `ScheduleFreeWrapper: options must be an object such as { momentum: 0.9 }, got ${Array.isArray(given) ? 'an array' : JSON.stringify(given)}.`,
-    );
+    const given = optionsObject(options, 'ScheduleFreeWrapper');
     check(
       !('paramGroups' in given) && !('kernels' in given),
       'INVALID_OPTION',
