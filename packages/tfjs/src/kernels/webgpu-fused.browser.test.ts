@@ -1,7 +1,9 @@
 import { graphOf, interpret, planFor, TypedArrayOps } from '@schedulefree/core';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tfjsReplayBackend } from '../conformance.js';
 import { AdamWScheduleFree } from '../index.js';
+import { defineTfjsConformance } from '../test-support/conformance-suite.js';
 import { inputs, programs, scalars } from '../test-support/kernel-cases.js';
 import { runWebgpuInPlace, webgpuFusedUnavailable } from './webgpu-fused.js';
 
@@ -273,3 +275,6 @@ describe('tfjs-webgpu: the fused in-place path', () => {
     tf.dispose([w, ...Object.values(grads)]);
   });
 });
+
+// The op chain stays conformant on webgpu too (tfjs.browser.test.ts runs the suite on the fused path).
+defineTfjsConformance(tfjsReplayBackend('webgpu', { name: 'tfjs-webgpu-ops', kernels: 'ops' }), 9, 3);
