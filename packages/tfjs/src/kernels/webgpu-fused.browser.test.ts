@@ -258,6 +258,30 @@ describe('tfjs-webgpu: the fused in-place path', () => {
     done();
   });
 
+  it('a read still in flight when a step starts gets the values before the step; later reads get the new ones', async () => {
+    const { w, step, done } = await warmedUp('pending-read');
+    step(); // drops the host copy: the next read goes to the GPU
+    const pending = w.data(); // not awaited: the step below starts while it is in flight
+    const { counts, restore } = countGpuWork();
+    try {
+      step();
+    } finally {
+      restore();
+    }
+    expect(counts).toEqual({ programs: 0, dispatches: 1 });
+    const between = Array.from((await pending) as Float32Array);
+    const after = Array.from(await values(w));
+    expect(after).not.toEqual(between);
+    // A twin whose reads never overlap a step: the same values at the same points.
+    const twin = await warmedUp('pending-read-twin');
+    twin.step();
+    expect(Array.from(await values(twin.w))).toEqual(between);
+    twin.step();
+    expect(Array.from(await values(twin.w))).toEqual(after);
+    twin.done();
+    done();
+  });
+
   it('a read between steps does not leave a stale host copy', async () => {
     const w = tf.variable(tf.tensor1d([1, -2, 3, 0.5]), true, `reread-${Date.now()}`);
     const opt = new AdamWScheduleFree({ lr: 0.1, checkFinite: false }).train();

@@ -58,7 +58,7 @@ interface TensorDataLike {
 /** The members of tfjs-backend-webgpu's `WebGPUBackend` this path relies on (checked at run time). */
 interface WebgpuInternals {
   readonly device: GpuDeviceLike;
-  readonly tensorMap: { get(dataId: object): TensorDataLike | undefined };
+  readonly tensorMap: { get(dataId: object): TensorDataLike | undefined; has(dataId: object): boolean };
   commandEncoder: { beginComputePass(descriptor?: object): GpuPassLike } | null;
   computePassEncoder: (GpuPassLike & { end(): void }) | null;
   commandQueueOwnedIds: WeakSet<object>;
@@ -67,9 +67,51 @@ interface WebgpuInternals {
   endComputePassEncoder(): void;
   submitQueue(): void;
   uploadToGPU(dataId: object): void;
+  read(dataId: object): Promise<unknown>;
 }
 
-const METHODS = ['ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'uploadToGPU'] as const;
+const METHODS = [
+  'ensureCommandEncoderReady',
+  'endComputePassEncoder',
+  'submitQueue',
+  'uploadToGPU',
+  'read',
+] as const;
+
+/** Asynchronous reads in flight, by data id, and the ids written in place while one was (see {@link trackReads}). */
+const readsInFlight = new WeakMap<object, number>();
+const writtenDuringRead = new WeakSet<object>();
+const tracked = new WeakSet<object>();
+
+/**
+ * Keeps tfjs's host copies right around in-place writes. tfjs keeps what an asynchronous read returns
+ * as the tensor's host copy and answers later reads from it; a read that started before an in-place
+ * write and ends after it would leave the old values there. So the backend's reads are counted per
+ * data id, and when such a read ends its host copy is dropped (the read itself returns the values
+ * of the moment it was made, as it should). Installed on the backend instance the first time a run
+ * sees it, which is before any in-place write: the first step of an optimizer finds its state
+ * sharing the variables' storage and runs the op chain.
+ */
+function trackReads(internals: WebgpuInternals): void {
+  if (tracked.has(internals)) return;
+  tracked.add(internals);
+  const read = internals.read;
+  internals.read = async function (this: unknown, dataId: object) {
+    readsInFlight.set(dataId, (readsInFlight.get(dataId) ?? 0) + 1);
+    try {
+      return await read.call(this, dataId);
+    } finally {
+      const left = (readsInFlight.get(dataId) ?? 1) - 1;
+      if (left > 0) readsInFlight.set(dataId, left);
+      else readsInFlight.delete(dataId);
+      if (writtenDuringRead.has(dataId)) {
+        if (left === 0) writtenDuringRead.delete(dataId);
+        const data = internals.tensorMap.has(dataId) ? internals.tensorMap.get(dataId) : undefined;
+        if (data && data.resource != null) data.values = null;
+      }
+    }
+  };
+}
 
 /** The backend's internals when it looks like the tfjs-backend-webgpu this was written against, else null. */
 function internalsOf(backend: unknown): WebgpuInternals | null {
@@ -84,13 +126,16 @@ function internalsOf(backend: unknown): WebgpuInternals | null {
     typeof device.queue?.writeBuffer !== 'function' ||
     typeof device.limits?.maxStorageBuffersPerShaderStage !== 'number' ||
     typeof tensorMap?.get !== 'function' ||
+    typeof (tensorMap as { has?: unknown }).has !== 'function' ||
     !(b.commandQueueOwnedIds instanceof WeakSet) ||
     typeof b.dispatchCountInPass !== 'number' ||
     !('commandEncoder' in b) ||
     !('computePassEncoder' in b)
   )
     return null;
-  return b as unknown as WebgpuInternals;
+  const internals = b as unknown as WebgpuInternals;
+  trackReads(internals);
+  return internals;
 }
 
 /**
@@ -242,9 +287,12 @@ export function runWebgpuInPlace(
     pass.dispatchWorkgroups(...wgslDispatch(n));
     for (const t of tensors) internals.commandQueueOwnedIds.add(t.dataId);
     internals.dispatchCountInPass++;
-    // The host copy tfjs keeps after a read is stale now.
+    // The host copy tfjs keeps after a read is stale now, and so will be one a pending read leaves.
     kernel.bindings.forEach((b, j) => {
-      if (b.role !== 'input') internals.tensorMap.get(tensors[j].dataId)!.values = null;
+      if (b.role === 'input') return;
+      const { dataId } = tensors[j];
+      internals.tensorMap.get(dataId)!.values = null;
+      if (readsInFlight.has(dataId)) writtenDuringRead.add(dataId);
     });
   });
   // Submit now: the next run rewrites the uniform buffer.
