@@ -4,20 +4,13 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tfjsReplayBackend } from '../conformance.js';
 import { AdamWScheduleFree } from '../index.js';
 import { defineTfjsConformance } from '../test-support/conformance-suite.js';
-import { inputs, programs, scalars } from '../test-support/kernel-cases.js';
+import { expectClose, inputs, programs, scalars } from '../test-support/kernel-cases.js';
 import { runWebgpuInPlace, webgpuFusedUnavailable } from './webgpu-fused.js';
 
 // The fused webgpu path in headless Chromium (WebGPU on SwiftShader: correctness, not speed).
 import '@tensorflow/tfjs-backend-webgpu';
 
 const values = async (t: tf.Tensor) => (await t.data()) as Float32Array;
-
-function expectClose(got: Float32Array, want: Float32Array, what: string) {
-  for (let i = 0; i < want.length; i++) {
-    const ok = Math.abs(got[i] - want[i]) <= 1e-6 + 2e-6 * Math.abs(want[i]);
-    if (!ok) throw new Error(`${what}[${i}]: got ${got[i]}, want ${want[i]}`);
-  }
-}
 
 /** Counts the GPU work tfjs and this package record: tfjs programs, and compute dispatches of any kind. */
 function countGpuWork() {

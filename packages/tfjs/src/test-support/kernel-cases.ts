@@ -74,7 +74,8 @@ export function scalars(program: ElementwiseProgram, large: boolean): Record<str
   );
 }
 
-function expectClose(got: Float32Array, want: Float32Array, what: string) {
+/** Throws unless `got` agrees with `want` at float32 tolerance, naming the first element that does not. */
+export function expectClose(got: Float32Array, want: Float32Array, what: string): void {
   for (let i = 0; i < want.length; i++) {
     const ok = Math.abs(got[i] - want[i]) <= 1e-6 + 2e-6 * Math.abs(want[i]);
     if (!ok) throw new Error(`${what}[${i}]: got ${got[i]}, want ${want[i]}`);
