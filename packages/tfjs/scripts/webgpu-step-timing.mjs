@@ -71,11 +71,19 @@ const bundle = await build({
   write: false,
   platform: 'browser',
   logLevel: 'error',
-  alias: {
-    '@schedulefree/tfjs': `${root}packages/tfjs/src/index.ts`,
-    '@schedulefree/core': `${root}packages/core/src/index.ts`,
-    '@schedulefree/wrapper': `${root}packages/wrapper/src/index.ts`,
-  },
+  plugins: [
+    {
+      // Workspace packages from their TypeScript sources, as the tests resolve them (vitest.shared.ts).
+      name: 'workspace-sources',
+      setup(b) {
+        b.onResolve({ filter: /^@schedulefree\// }, ({ path }) => {
+          const [, name, sub] = /^@schedulefree\/([a-z]+)(?:\/([a-z]+))?$/.exec(path) ?? [];
+          if (!name) return undefined;
+          return { path: `${root}packages/${name}/src/${sub ?? 'index'}.ts` };
+        });
+      },
+    },
+  ],
 });
 const script = bundle.outputFiles[0].text;
 const server = createServer((req, res) => {
