@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FiniteChecks, syncReadAvailable } from './finite.js';
 import { fusedKernel } from './kernels/fused.js';
 import { hostAccessFor } from './kernels/host.js';
+import { runWebgpuInPlace } from './kernels/webgpu-fused.js';
 import { TfjsOps } from './ops.js';
 
 /** How programs execute: one fused kernel per variable where the backend allows it, or tfjs op chains. */
@@ -218,6 +219,8 @@ export function tfjsBackend(options: TfjsBackendOptions = {}): Backend<tf.Tensor
         tf.tidy(() => {
           if (groupRunner?.(request, run)) return;
           const { program, scalars } = request;
+          // webgpu: one in-place dispatch per variable, when every member allows it.
+          if (kernels === 'fused' && runWebgpuInPlace(request.graph, scalars, request.members)) return;
           // One kernel lookup for the whole group: every member runs the same program and scalars.
           const kernel = kernels === 'fused' ? fusedKernel(program, scalars) : null;
           for (const { slots } of request.members)

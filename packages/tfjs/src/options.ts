@@ -20,8 +20,9 @@ export interface TfjsEngineOptions extends EngineOptions {
    */
   checkFinite?: boolean;
   /**
-   * `'fused'` (default): on the cpu and wasm backends each variable's update runs as one registered
-   * kernel (one pass over memory); elsewhere, and with `'ops'`, as a chain of tfjs ops.
+   * `'fused'` (default): each variable's update runs as one kernel (one pass over memory) on the
+   * cpu, wasm, webgl and webgpu backends (on webgpu in place, when no other tensor shares the
+   * variables' storage); elsewhere, and with `'ops'`, as a chain of tfjs ops.
    */
   kernels?: KernelMode;
 }

@@ -53,7 +53,7 @@ const random = () => {
 };
 
 /** Plausible values per slot: second moments positive, everything else of either sign. */
-function inputs(program: ElementwiseProgram, n: number): Record<string, Float32Array> {
+export function inputs(program: ElementwiseProgram, n: number): Record<string, Float32Array> {
   return Object.fromEntries(
     program.inputs.map((name) => {
       const positive = /^v$|Sq$|^base_square|^base_sum$/.test(name);
@@ -63,7 +63,7 @@ function inputs(program: ElementwiseProgram, n: number): Record<string, Float32A
 }
 
 /** Scalars for both lerp branches: weights below and above 1/2. */
-function scalars(program: ElementwiseProgram, large: boolean): Record<string, number> {
+export function scalars(program: ElementwiseProgram, large: boolean): Record<string, number> {
   return Object.fromEntries(
     program.scalars.map((name) => {
       if (/^(c|w|toX|toY|yWeight|then_w)$/.test(name))
@@ -74,7 +74,8 @@ function scalars(program: ElementwiseProgram, large: boolean): Record<string, nu
   );
 }
 
-function expectClose(got: Float32Array, want: Float32Array, what: string) {
+/** Throws unless `got` agrees with `want` at float32 tolerance, naming the first element that does not. */
+export function expectClose(got: Float32Array, want: Float32Array, what: string): void {
   for (let i = 0; i < want.length; i++) {
     const ok = Math.abs(got[i] - want[i]) <= 1e-6 + 2e-6 * Math.abs(want[i]);
     if (!ok) throw new Error(`${what}[${i}]: got ${got[i]}, want ${want[i]}`);
