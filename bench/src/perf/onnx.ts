@@ -40,7 +40,7 @@ async function loadOrt(runtime: 'web' | 'node'): Promise<Ort> {
 
 /**
  * One step per `session.run` over the group's flat buffer, awaited (outputs are back in JS memory
- * when it resolves). The baseline is plain Adam (PyTorch semantics) as a graph on the same runtime:
+ * when it resolves). The baseline is AdamW with the same decay (PyTorch semantics) as a graph on the same runtime:
  * ONNX Runtime has no optimizer of its own since its training API was removed.
  */
 function perfBackend(name: string, runtime: 'web' | 'node', executionProviders: string[]): PerfBackend {
@@ -65,15 +65,18 @@ function perfBackend(name: string, runtime: 'web' | 'node', executionProviders: 
       const plan = opt.algorithm.planStep(opt.paramGroups[0], opt.groupState(0));
       const adam = await sf.OnnxBaseOptimizer.create(
         ort,
-        sf.AdamAlgorithm,
+        sf.AdamWAlgorithm, // with the decay the Schedule-Free step has: like for like
         { w: fillRandom(new Float32Array(size), 1) },
-        { lr: 1e-3, executionProviders },
+        { lr: 1e-3, weightDecay: 1e-4, executionProviders },
       );
       await adam.step({ w: grad });
       return {
         step: () => opt.step({ w: grad }),
         floatsMovedPerParam: floatsMoved(plan.program),
-        baseline: { name: `${name} Adam (same runtime, one graph)`, step: () => adam.step({ w: grad }) },
+        baseline: {
+          name: `${name} AdamW (same runtime, one graph, same decay)`,
+          step: () => adam.step({ w: grad }),
+        },
         dispose: async () => {
           await opt.dispose();
           await adam.dispose();

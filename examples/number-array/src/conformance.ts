@@ -2,6 +2,8 @@ import {
   algorithmReplayBackend,
   convertGrads,
   type HostRecord,
+  type OptimizerLike,
+  optimizerSubject,
   type ReplayBackend,
 } from '@schedulefree/conformance';
 import type { NumberArray } from './backend.js';
@@ -28,21 +30,12 @@ function replayBackend(deferred: boolean): Promise<ReplayBackend> {
         ? params.map((g) => ({ ...g, params: toArrays(g.params) }))
         : toArrays(params);
       const opt = optimizerFor(algorithm, arrays, options, deferred);
-      const closure = algorithm.kind === 'closure';
-      return {
-        train: async () => void (closure ? undefined : await (opt as { train(): unknown }).train()),
-        eval: async () => void (closure ? undefined : await (opt as { eval(): unknown }).eval()),
-        step: async (grads, loss) => {
-          const g = convertGrads(grads, (v) => Array.from(v));
-          const step = (opt.step as (arg: unknown, extras?: { loss?: number }) => unknown).bind(opt);
-          await (closure ? step(() => ({ loss, grads: g })) : step(g, { loss }));
-        },
+      return optimizerSubject(opt as OptimizerLike<unknown>, {
+        closure: algorithm.kind === 'closure',
+        grads: (grads) => convertGrads(grads, (v) => Array.from(v)),
         params: () => toHost(opt.params),
         evalParams: async () => toHost(await opt.evalParams()),
-        dispose: async () => {
-          await opt.dispose();
-        },
-      };
+      });
     },
   });
 }

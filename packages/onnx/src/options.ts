@@ -27,9 +27,10 @@ export interface OnnxEngineOptions {
   /**
    * What a NaN or ±Infinity in a gradient does: `'throw'` (default) raises `NON_FINITE_GRAD`;
    * `'skip'` skips the whole step and `step` resolves to false. Gradients already on the GPU are
-   * checked inside the step graph (one number per group is read back).
+   * checked inside the step graph (one number per group is read back); `'unchecked'` skips the
+   * check and that read-back (a non-finite gradient then corrupts the state).
    */
-  nonFiniteGrads?: 'throw' | 'skip';
+  nonFiniteGrads?: 'throw' | 'skip' | 'unchecked';
 }
 
 /** Parameters: a record name → tensor, or groups each with their own option overrides. */

@@ -1,6 +1,6 @@
 /**
- * onnx-webgpu and onnx-wasm: the adapter's step graph against an Adam graph run by the same
- * runtime and provider (the adapter's `OnnxBaseOptimizer` with `AdamAlgorithm`, as in the Node
+ * onnx-webgpu and onnx-wasm: the adapter's step graph against an AdamW graph (same decay) run by the same
+ * runtime and provider (the adapter's `OnnxBaseOptimizer` with `AdamWAlgorithm` and the same decay, as in the Node
  * harness). On WebGPU the state and the gradient stay in GPU buffers ('gpu-buffer' IO binding).
  */
 import * as sf from '@schedulefree/onnx';
@@ -80,18 +80,19 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
   // The runtime's .mjs/.wasm files are served beside the page.
   ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
   const executionProviders = [webgpu ? 'webgpu' : 'wasm'];
+  // Unchecked steps, as tfjs's synchronous ones: a checked step reads the check's result back.
   const n = request.size;
   const hostGrad = fillRandom(new Float32Array(n), 2).map((v) => v * 1e-3);
   const opt = await Cls.create(
     ort as unknown as sf.OrtModuleInput,
     { w: fillRandom(new Float32Array(n), 1) },
-    { lr: 1e-3, weightDecay: 1e-4, executionProviders },
+    { lr: 1e-3, weightDecay: 1e-4, executionProviders, nonFiniteGrads: 'unchecked' },
   );
   const adam = await sf.OnnxBaseOptimizer.create(
     ort as unknown as sf.OrtModuleInput,
-    sf.AdamAlgorithm,
+    sf.AdamWAlgorithm, // with the decay the Schedule-Free step has: like for like
     { w: fillRandom(new Float32Array(n), 1) },
-    { lr: 1e-3, executionProviders },
+    { lr: 1e-3, weightDecay: 1e-4, executionProviders, nonFiniteGrads: 'unchecked' },
   );
   const device = webgpu ? await ort.env.webgpu.device : undefined;
   const grad = device ? await uploadToGpu(ort, hostGrad) : hostGrad;
@@ -104,7 +105,11 @@ export async function setup(request: PageRequest): Promise<PageSetup> {
     step: () => opt.step({ w: grad }),
     sync,
   };
-  const baseline = { name: 'Adam graph (same runtime)', step: () => adam.step({ w: grad }), sync };
+  const baseline = {
+    name: 'AdamW graph, same decay (same runtime)',
+    step: () => adam.step({ w: grad }),
+    sync,
+  };
   // State and sessions exist before anything is timed.
   await subject.step();
   await baseline.step();
