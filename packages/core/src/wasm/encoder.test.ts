@@ -77,3 +77,27 @@ describe('wasm binary encoder', () => {
     expect(() => planKernel(graph, 'x')).toThrow(/does not fit/);
   });
 });
+
+describe('the finiteness check', () => {
+  it('finds a NaN or ±Infinity at every position of every length up to 150, and reads nothing past n', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const module = new WebAssembly.Module(lowerFiniteCheck());
+    const { finite } = new WebAssembly.Instance(module, { env: { memory } }).exports as {
+      finite: (ptr: number, n: number) => number;
+    };
+    const f32 = new Float32Array(memory.buffer);
+    const at = 16; // elements from the start: byte 64
+    let wrong = 0;
+    for (let n = 0; n <= 150; n++) {
+      for (let pos = -1; pos < n; pos++) {
+        for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+          for (let i = 0; i < n; i++) f32[at + i] = Math.sin(i) * 3e38;
+          if (pos >= 0) f32[at + pos] = bad;
+          f32[at + n] = Number.NaN;
+          if (finite(4 * at, n) !== (pos < 0 ? 1 : 0)) wrong++;
+        }
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+});

@@ -82,12 +82,9 @@ export function lowerToWasm(plan: KernelPlan, outputs: readonly string[] = plan.
     const value = simd ? vector : lane;
     const arith = (pair: readonly [number, number]) => (simd ? body.simd(pair[0]) : body.op(pair[1]));
     const scalarArg = (u: number) => body.localGet(simd ? splat[u] : pScalar(u));
-    body.block().loop();
-    body
-      .localGet(at)
-      .localGet(simd ? endVector : endAll)
-      .op(Op.i32GeU)
-      .brIf(1);
+    const end = simd ? endVector : endAll;
+    // The test before the loop and at its end: one branch per iteration.
+    body.block().localGet(at).localGet(end).op(Op.i32GeU).brIf(0).loop();
     for (const node of graph.nodes) {
       if (!live.has(node.id) || node.kind !== 'tensor') continue;
       switch (node.op) {
@@ -147,8 +144,13 @@ export function lowerToWasm(plan: KernelPlan, outputs: readonly string[] = plan.
       .localGet(at)
       .i32Const(simd ? 16 : 4)
       .op(Op.i32Add)
-      .localSet(at);
-    body.br(0).end().end();
+      .op(Op.localTee)
+      .u32(at)
+      .localGet(end)
+      .op(Op.i32LtU)
+      .brIf(0)
+      .end()
+      .end();
   };
   pass(true);
   pass(false);
@@ -166,34 +168,44 @@ export const FINITE_EXPORT = 'finite';
  * then a scalar tail.
  */
 export function lowerFiniteCheck(): Uint8Array {
-  const [PTR, N, AT, END_VECTOR, END_ALL, ZERO, ACC, TAIL] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [PTR, N, AT, END_VECTOR, END_ALL, END_WIDE, ZERO, TAIL] = [0, 1, 2, 3, 4, 5, 6, 7];
+  // Four independent sums over 64 bytes per iteration, so that no addition waits for the previous
+  // one; then 16 bytes per iteration, then single floats.
+  const ACC = [8, 9, 10, 11];
   const body = new CodeWriter();
   body.localGet(N).i32Const(-4).op(Op.i32And).i32Const(2).op(Op.i32Shl).localSet(END_VECTOR);
+  body.localGet(N).i32Const(-16).op(Op.i32And).i32Const(2).op(Op.i32Shl).localSet(END_WIDE);
   body.localGet(N).i32Const(2).op(Op.i32Shl).localSet(END_ALL);
   body.f32Const(0).simd(Simd.f32x4Splat).localSet(ZERO);
-  body.localGet(ZERO).localSet(ACC);
-  body.block().loop();
-  body.localGet(AT).localGet(END_VECTOR).op(Op.i32GeU).brIf(1);
-  body.localGet(ACC).localGet(PTR).localGet(AT).op(Op.i32Add).simd(Simd.v128Load).memarg(2, 0);
-  body.localGet(ZERO).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).localSet(ACC);
-  body.localGet(AT).i32Const(16).op(Op.i32Add).localSet(AT);
-  body.br(0).end().end();
-  body.localGet(ACC).simd(Simd.f32x4ExtractLane).byte(0);
-  for (let l = 1; l < 4; l++) body.localGet(ACC).simd(Simd.f32x4ExtractLane).byte(l).op(Op.f32Add);
+  for (const acc of ACC) body.localGet(ZERO).localSet(acc);
+  const loop = (end: number, step: number, emit: () => void) => {
+    body.block().localGet(AT).localGet(end).op(Op.i32GeU).brIf(0).loop();
+    emit();
+    body.localGet(AT).i32Const(step).op(Op.i32Add).op(Op.localTee).u32(AT);
+    body.localGet(end).op(Op.i32LtU).brIf(0).end().end();
+  };
+  const accumulate = (acc: number, offset: number) => {
+    body.localGet(acc).localGet(PTR).localGet(AT).op(Op.i32Add).simd(Simd.v128Load).memarg(2, offset);
+    body.localGet(ZERO).simd(Simd.f32x4Mul).simd(Simd.f32x4Add).localSet(acc);
+  };
+  loop(END_WIDE, 64, () => ACC.forEach((acc, k) => accumulate(acc, 16 * k)));
+  loop(END_VECTOR, 16, () => accumulate(ACC[0], 0));
+  body.localGet(ACC[0]).localGet(ACC[1]).simd(Simd.f32x4Add);
+  body.localGet(ACC[2]).localGet(ACC[3]).simd(Simd.f32x4Add).simd(Simd.f32x4Add).localSet(ACC[0]);
+  body.localGet(ACC[0]).simd(Simd.f32x4ExtractLane).byte(0);
+  for (let l = 1; l < 4; l++) body.localGet(ACC[0]).simd(Simd.f32x4ExtractLane).byte(l).op(Op.f32Add);
   body.localSet(TAIL);
-  body.block().loop();
-  body.localGet(AT).localGet(END_ALL).op(Op.i32GeU).brIf(1);
-  body.localGet(TAIL).localGet(PTR).localGet(AT).op(Op.i32Add).op(Op.f32Load).memarg(2, 0);
-  body.f32Const(0).op(Op.f32Mul).op(Op.f32Add).localSet(TAIL);
-  body.localGet(AT).i32Const(4).op(Op.i32Add).localSet(AT);
-  body.br(0).end().end();
+  loop(END_ALL, 4, () => {
+    body.localGet(TAIL).localGet(PTR).localGet(AT).op(Op.i32Add).op(Op.f32Load).memarg(2, 0);
+    body.f32Const(0).op(Op.f32Mul).op(Op.f32Add).localSet(TAIL);
+  });
   body.localGet(TAIL).f32Const(0).op(Op.f32Eq);
   return encodeModule([
     {
       name: FINITE_EXPORT,
       params: [I32, I32],
       results: [I32],
-      locals: [I32, I32, I32, V128, V128, F32],
+      locals: [I32, I32, I32, I32, V128, F32, V128, V128, V128, V128],
       body,
     },
   ]);
