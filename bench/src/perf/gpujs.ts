@@ -3,13 +3,14 @@ import { GPU } from 'gpu.js';
 import { floatsMoved, type PerfBackend, type PerfSubject } from './backends.js';
 import { fillRandom } from './measure.js';
 
-type Ctor = new (
+export type Ctor = new (
   gpu: GPU,
   params: sf.GpuJsParams<object>,
   options: Record<string, unknown>,
 ) => sf.GpuJsOptimizer<object>;
 
-const classes: Record<string, Ctor> = {
+/** The gpu.js classes the perf harnesses (Node and browser) can time, by name. */
+export const classes: Record<string, Ctor> = {
   SGDScheduleFree: sf.SGDScheduleFree as unknown as Ctor,
   SGDScheduleFreeReference: sf.SGDScheduleFreeReference as unknown as Ctor,
   AdamWScheduleFree: sf.AdamWScheduleFree as unknown as Ctor,

@@ -6,25 +6,11 @@
 import * as sf from '@schedulefree/gpujs';
 import { GPU } from 'gpu.js';
 import { floatsMoved } from '../../backends.js';
+import { classes } from '../../gpujs.js';
 import { fillRandom } from '../../measure.js';
 import type { PageRequest } from '../options.js';
 import { webglAdapter } from './adapter.js';
 import type { PageSetup } from './subject.js';
-
-type Ctor = new (
-  gpu: GPU,
-  params: sf.GpuJsParams<object>,
-  options: Record<string, unknown>,
-) => sf.GpuJsOptimizer<object>;
-
-const classes: Record<string, Ctor> = {
-  SGDScheduleFree: sf.SGDScheduleFree as unknown as Ctor,
-  SGDScheduleFreeReference: sf.SGDScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFree: sf.AdamWScheduleFree as unknown as Ctor,
-  AdamWScheduleFreeReference: sf.AdamWScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFreePaper: sf.AdamWScheduleFreePaper as unknown as Ctor,
-  RAdamScheduleFree: sf.RAdamScheduleFree as unknown as Ctor,
-};
 
 type Kernel = (...args: unknown[]) => unknown;
 
