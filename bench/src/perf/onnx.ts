@@ -3,24 +3,9 @@ import * as sf from '@schedulefree/onnx';
 import type { PerfBackend, PerfSubject } from './backends.js';
 import { floatsMoved } from './backends.js';
 import { fillRandom } from './measure.js';
+import { onnxClasses as classes } from './onnx-classes.js';
 
 type Ort = sf.OrtModuleInput;
-type Ctor = {
-  create(
-    ort: Ort,
-    params: Record<string, Float32Array>,
-    options: Record<string, unknown>,
-  ): Promise<sf.OnnxScheduleFreeOptimizer<object>>;
-};
-
-const classes: Record<string, Ctor> = {
-  SGDScheduleFree: sf.SGDScheduleFree as unknown as Ctor,
-  SGDScheduleFreeReference: sf.SGDScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFree: sf.AdamWScheduleFree as unknown as Ctor,
-  AdamWScheduleFreeReference: sf.AdamWScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFreePaper: sf.AdamWScheduleFreePaper as unknown as Ctor,
-  RAdamScheduleFree: sf.RAdamScheduleFree as unknown as Ctor,
-};
 
 /** onnxruntime-node is a dev dependency of @schedulefree/onnx, not of the bench: resolve it from there. */
 function loadOrtNode(): Ort {

@@ -6,26 +6,10 @@
 import * as sf from '@schedulefree/onnx';
 import { floatsMoved } from '../../backends.js';
 import { fillRandom } from '../../measure.js';
+import { onnxClasses as classes } from '../../onnx-classes.js';
 import type { PageRequest } from '../options.js';
 import { cpuAdapter, type GpuAdapterInfoLike, webgpuAdapterInfo } from './adapter.js';
 import type { PageSetup } from './subject.js';
-
-type Ctor = {
-  create(
-    ort: sf.OrtModuleInput,
-    params: Record<string, Float32Array>,
-    options: Record<string, unknown>,
-  ): Promise<sf.OnnxScheduleFreeOptimizer<object>>;
-};
-
-const classes: Record<string, Ctor> = {
-  SGDScheduleFree: sf.SGDScheduleFree as unknown as Ctor,
-  SGDScheduleFreeReference: sf.SGDScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFree: sf.AdamWScheduleFree as unknown as Ctor,
-  AdamWScheduleFreeReference: sf.AdamWScheduleFreeReference as unknown as Ctor,
-  AdamWScheduleFreePaper: sf.AdamWScheduleFreePaper as unknown as Ctor,
-  RAdamScheduleFree: sf.RAdamScheduleFree as unknown as Ctor,
-};
 
 interface GpuDeviceLike {
   adapterInfo?: GpuAdapterInfoLike;
